@@ -1,0 +1,108 @@
+-- labgate schema. Applied at every start; each statement is idempotent.
+-- Times are unix seconds (INTEGER). The version lives in PRAGMA user_version.
+
+CREATE TABLE IF NOT EXISTS users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    is_admin      INTEGER NOT NULL DEFAULT 0,
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    created       INTEGER NOT NULL
+);
+
+-- Session ids are random 256-bit values; only their SHA-256 is stored.
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash  TEXT PRIMARY KEY,
+    user_id  INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf     TEXT NOT NULL,
+    created  INTEGER NOT NULL,
+    expires  INTEGER NOT NULL,
+    address  TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
+
+-- The security log shown on /account.
+CREATE TABLE IF NOT EXISTS events (
+    id      INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    at      INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    detail  TEXT NOT NULL DEFAULT '',
+    address TEXT
+);
+CREATE INDEX IF NOT EXISTS events_user ON events(user_id, id);
+
+-- Admin-set limits and other small server-wide values.
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS ssh_keys (
+    id           INTEGER PRIMARY KEY,
+    user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    algorithm    TEXT NOT NULL,
+    bits         INTEGER NOT NULL,
+    fingerprint  TEXT NOT NULL UNIQUE,
+    public_key   TEXT NOT NULL,
+    comment      TEXT NOT NULL DEFAULT '',
+    created      INTEGER NOT NULL,
+    last_used    INTEGER,
+    last_used_on TEXT,
+    UNIQUE (user_id, name)
+);
+
+-- API tokens. The token text is never stored: it is re-signed from these claims.
+CREATE TABLE IF NOT EXISTS tokens (
+    id        TEXT PRIMARY KEY,
+    user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    note      TEXT NOT NULL DEFAULT '',
+    scope     TEXT NOT NULL CHECK (scope IN ('rw', 'ro')),
+    created   INTEGER NOT NULL,
+    expires   INTEGER NOT NULL,
+    sha256    TEXT NOT NULL UNIQUE,
+    revoked   INTEGER,
+    last_used INTEGER
+);
+CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_id);
+
+-- Robots ("workspace deployments").
+CREATE TABLE IF NOT EXISTS deployments (
+    id              TEXT PRIMARY KEY,
+    type            TEXT NOT NULL,
+    description     TEXT NOT NULL DEFAULT '',
+    region          TEXT NOT NULL DEFAULT '',
+    ssh_host        TEXT NOT NULL,
+    ssh_port        INTEGER NOT NULL DEFAULT 22,
+    ssh_user        TEXT NOT NULL DEFAULT 'root',
+    hostkeys        TEXT NOT NULL DEFAULT '',
+    enabled         INTEGER NOT NULL DEFAULT 1,
+    credential_hash TEXT NOT NULL,
+    created         INTEGER NOT NULL
+);
+
+-- A user's time-boxed booking of one robot.
+CREATE TABLE IF NOT EXISTS instances (
+    id            TEXT PRIMARY KEY,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id),
+    user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    status        TEXT NOT NULL,
+    created       INTEGER NOT NULL,
+    expires       INTEGER NOT NULL,
+    ended         INTEGER,
+    private_key   TEXT
+);
+CREATE INDEX IF NOT EXISTS instances_user ON instances(user_id);
+-- At most one active instance per robot, enforced by the database itself.
+CREATE UNIQUE INDEX IF NOT EXISTS instances_one_active
+    ON instances(deployment_id) WHERE status <> 'TERMINATED';
+
+-- The public keys allowed to log in for an instance.
+CREATE TABLE IF NOT EXISTS instance_keys (
+    instance_id TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+    public_key  TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    ssh_key_id  INTEGER REFERENCES ssh_keys(id) ON DELETE SET NULL,
+    PRIMARY KEY (instance_id, fingerprint)
+);

@@ -1,0 +1,481 @@
+//! Pages of the account system: login and logout, `/account`, and `/admin/users`.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::{CookieJar, Status};
+use rocket::{get, post, routes, Route, State};
+use serde::Serialize;
+
+use super::throttle::{Throttle, Verdict};
+use super::users::{self, Account};
+use super::{
+    create_session, session_cookie, Admin, ClientAddr, CsrfForm, NoFields, SameOrigin, Session,
+    User,
+};
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::web::{Reply, SeeOther, View};
+
+/// Routes of this module.
+pub fn routes() -> Vec<Route> {
+    routes![
+        get_root,
+        get_login,
+        post_login,
+        post_logout,
+        get_account,
+        post_password,
+        get_admin,
+        get_users,
+        post_users,
+        post_user_disable,
+        post_user_enable,
+        post_user_reset
+    ]
+}
+
+#[get("/")]
+fn get_root() -> SeeOther {
+    SeeOther::to("/sshkeys")
+}
+
+#[get("/login")]
+fn get_login(user: Option<User>) -> Reply {
+    match user {
+        Some(_) => SeeOther::to("/sshkeys").into(),
+        None => View::new("login.html", LoginCtx::default()).into(),
+    }
+}
+
+#[derive(Default, Serialize)]
+struct LoginCtx {
+    username: String,
+    error: Option<String>,
+}
+
+#[derive(FromForm)]
+struct LoginForm {
+    #[field(default = String::new())]
+    username: String,
+    #[field(default = String::new())]
+    password: String,
+}
+
+/// The file holding the first admin's generated password.
+pub fn initial_password_file(config: &Config) -> std::path::PathBuf {
+    config.data.join("initial-admin-password")
+}
+
+/// Settings key naming the account whose password is in the initial-password file.
+pub const INITIAL_ADMIN_KEY: &str = "initial_admin_id";
+
+/// Removes the initial-password file once that account's password has changed.
+pub fn forget_initial_password(
+    conn: &rusqlite::Connection,
+    config: &Config,
+    user_id: i64,
+) -> Result<(), AppError> {
+    if users::setting(conn, INITIAL_ADMIN_KEY)?.as_deref() == Some(&user_id.to_string()) {
+        match std::fs::remove_file(initial_password_file(config)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn login_refused(username: String, error: String, status: Status) -> View {
+    View::new(
+        "login.html",
+        LoginCtx {
+            username,
+            error: Some(error),
+        },
+    )
+    .status(status)
+}
+
+#[post("/login", data = "<form>")]
+async fn post_login(
+    addr: ClientAddr,
+    _same_origin: SameOrigin,
+    form: Form<LoginForm>,
+    db: &State<Db>,
+    config: &State<Config>,
+    throttle: &State<Throttle>,
+    cookies: &CookieJar<'_>,
+) -> Result<Reply, AppError> {
+    let LoginForm { username, password } = form.into_inner();
+    let username = username.trim().to_owned();
+    let address = addr.0.unwrap_or_else(|| "unknown".into());
+    match throttle.check(&address, &username) {
+        Verdict::Allow => {}
+        Verdict::Slow(d) => rocket::tokio::time::sleep(d).await,
+        Verdict::Refuse(d) => {
+            let minutes = d.as_secs().div_ceil(60);
+            let msg =
+                format!("Too many failed sign-ins from your address. Try again in {minutes} min.");
+            return Ok(login_refused(username, msg, Status::TooManyRequests).into());
+        }
+    }
+    let name = username.clone();
+    let account = db.run(move |conn| {
+        let Some(account) = users::find(conn, &name)? else {
+            return Ok(None);
+        };
+        Ok(Some((users::password_hash(conn, account.id)?, account)))
+    });
+    let account = account.await?;
+    let (hash, account) = match account {
+        Some((hash, account)) => (hash, Some(account)),
+        None => (users::decoy_hash().to_owned(), None),
+    };
+    let matches =
+        rocket::tokio::task::spawn_blocking(move || users::verify_password(&hash, &password))
+            .await
+            .map_err(|e| AppError::internal(format!("password check failed: {e}")))?;
+    let account = match account {
+        Some(account) if matches => account,
+        known => {
+            throttle.failed(&address, &username);
+            if let Some(account) = known {
+                let addr = address.clone();
+                db.write(move |tx| {
+                    users::record_event(
+                        tx,
+                        account.id,
+                        "login failed",
+                        "wrong password",
+                        Some(&addr),
+                    )
+                })
+                .await?;
+            }
+            let msg = "Wrong username or password.".to_owned();
+            return Ok(login_refused(username, msg, Status::Unauthorized).into());
+        }
+    };
+    if account.disabled {
+        let msg = "This account is disabled. Ask a lab admin to enable it.".to_owned();
+        return Ok(login_refused(username, msg, Status::Forbidden).into());
+    }
+    throttle.succeeded(&address, &username);
+    let old = cookies
+        .get(super::SESSION_COOKIE)
+        .map(|c| super::sha256_hex(c.value()));
+    let session_id = db
+        .write(move |tx| {
+            if let Some(old) = old {
+                tx.execute("DELETE FROM sessions WHERE id_hash = ?1", [old])?;
+            }
+            users::record_event(tx, account.id, "login succeeded", "", Some(&address))?;
+            create_session(tx, account.id, Some(&address))
+        })
+        .await?;
+    cookies.add(session_cookie(session_id, config));
+    Ok(SeeOther::to("/sshkeys").into())
+}
+
+#[post("/logout", data = "<_form>")]
+async fn post_logout(
+    session: &Session,
+    _form: CsrfForm<NoFields>,
+    db: &State<Db>,
+    cookies: &CookieJar<'_>,
+) -> Result<SeeOther, AppError> {
+    let id_hash = session.id_hash.clone();
+    db.write(move |tx| Ok(tx.execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?))
+        .await?;
+    cookies.remove(rocket::http::Cookie::build(super::SESSION_COOKIE).path("/"));
+    Ok(SeeOther::with_flash("/login", "You are signed out."))
+}
+
+#[derive(Serialize)]
+struct AccountCtx {
+    events: Vec<users::Event>,
+    sessions: i64,
+    error: Option<String>,
+}
+
+async fn account_view(user: &User, db: &Db, error: Option<String>) -> Result<View, AppError> {
+    let id = user.id;
+    let (events, sessions) = db
+        .run(move |conn| {
+            let n = conn.query_row(
+                "SELECT COUNT(*) FROM sessions WHERE user_id = ?1 AND expires > ?2",
+                rusqlite::params![id, crate::db::now()],
+                |r| r.get(0),
+            )?;
+            Ok((users::events(conn, id, 100)?, n))
+        })
+        .await?;
+    Ok(View::new(
+        "account.html",
+        AccountCtx {
+            events,
+            sessions,
+            error,
+        },
+    ))
+}
+
+#[get("/account")]
+async fn get_account(user: User, db: &State<Db>) -> Result<View, AppError> {
+    account_view(&user, db, None).await
+}
+
+#[derive(FromForm)]
+struct PasswordForm {
+    #[field(default = String::new())]
+    current: String,
+    #[field(default = String::new())]
+    new: String,
+    #[field(default = String::new())]
+    confirm: String,
+}
+
+#[post("/account/password", data = "<form>")]
+async fn post_password(
+    addr: ClientAddr,
+    session: &Session,
+    form: CsrfForm<PasswordForm>,
+    db: &State<Db>,
+    config: &State<Config>,
+) -> Result<Reply, AppError> {
+    let PasswordForm {
+        current,
+        new,
+        confirm,
+    } = form.0;
+    let user = session.user.clone();
+    let refuse = |msg: String| async {
+        Ok::<Reply, AppError>(
+            account_view(&user, db, Some(msg))
+                .await?
+                .status(Status::UnprocessableEntity)
+                .into(),
+        )
+    };
+    if let Err(msg) = users::check_password(&new) {
+        return refuse(msg).await;
+    }
+    if new != confirm {
+        return refuse("the new password and its confirmation differ".into()).await;
+    }
+    let id = user.id;
+    let hash = db.run(move |conn| users::password_hash(conn, id)).await?;
+    let ok = rocket::tokio::task::spawn_blocking(move || users::verify_password(&hash, &current))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?;
+    if !ok {
+        return refuse("the current password is wrong".into()).await;
+    }
+    let new_hash = rocket::tokio::task::spawn_blocking(move || users::hash_password(&new))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))??;
+    let keep = session.id_hash.clone();
+    let address = addr.0;
+    let config = config.inner().clone();
+    db.write(move |tx| {
+        users::set_password(tx, id, &new_hash, Some(&keep))?;
+        users::record_event(
+            tx,
+            id,
+            "password changed",
+            "other sessions ended",
+            address.as_deref(),
+        )?;
+        forget_initial_password(tx, &config, id)
+    })
+    .await?;
+    Ok(SeeOther::with_flash(
+        "/account",
+        "Password changed. Every other session was signed out.",
+    )
+    .into())
+}
+
+#[get("/admin")]
+fn get_admin(_admin: Admin) -> SeeOther {
+    SeeOther::to("/admin/users")
+}
+
+#[derive(Serialize)]
+struct UsersCtx {
+    users: Vec<Account>,
+    error: Option<String>,
+    username: String,
+    /// A password just generated, shown once.
+    created: Option<(String, String)>,
+}
+
+async fn users_view(
+    db: &Db,
+    ctx_error: Option<String>,
+    username: String,
+    created: Option<(String, String)>,
+) -> Result<View, AppError> {
+    let users = db.run(|conn| users::list(conn)).await?;
+    Ok(View::new(
+        "admin/users.html",
+        UsersCtx {
+            users,
+            error: ctx_error,
+            username,
+            created,
+        },
+    ))
+}
+
+#[get("/admin/users")]
+async fn get_users(_admin: Admin, db: &State<Db>) -> Result<View, AppError> {
+    users_view(db, None, String::new(), None).await
+}
+
+#[derive(FromForm)]
+struct NewUserForm {
+    #[field(default = String::new())]
+    username: String,
+    #[field(default = false)]
+    is_admin: bool,
+}
+
+#[post("/admin/users", data = "<form>")]
+async fn post_users(
+    addr: ClientAddr,
+    admin: Admin,
+    form: CsrfForm<NewUserForm>,
+    db: &State<Db>,
+) -> Result<View, AppError> {
+    let NewUserForm { username, is_admin } = form.0;
+    let username = username.trim().to_owned();
+    if let Err(msg) = users::check_username(&username) {
+        return Ok(users_view(db, Some(msg), username, None)
+            .await?
+            .status(Status::UnprocessableEntity));
+    }
+    let password = users::generate_password();
+    let pw = password.clone();
+    let hash = rocket::tokio::task::spawn_blocking(move || users::hash_password(&pw))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))??;
+    let name = username.clone();
+    let address = addr.0;
+    let made = db
+        .write(move |tx| {
+            let id = users::create(tx, &name, &hash, is_admin)?;
+            users::record_event(
+                tx,
+                id,
+                "account created",
+                &format!("by {}", admin.0.username),
+                address.as_deref(),
+            )?;
+            Ok(id)
+        })
+        .await;
+    match made {
+        Ok(_) => users_view(db, None, String::new(), Some((username, password))).await,
+        Err(AppError::Conflict(msg) | AppError::Invalid(msg)) => {
+            Ok(users_view(db, Some(msg), username, None)
+                .await?
+                .status(Status::UnprocessableEntity))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn set_disabled(
+    admin: Admin,
+    id: i64,
+    disabled: bool,
+    db: &Db,
+    address: Option<String>,
+) -> Result<SeeOther, AppError> {
+    if admin.0.id == id && disabled {
+        return Err(AppError::Invalid(
+            "you cannot disable your own account".into(),
+        ));
+    }
+    let name = db
+        .write(move |tx| {
+            let account = users::get(tx, id)?;
+            users::set_disabled(tx, id, disabled)?;
+            let kind = if disabled {
+                "account disabled"
+            } else {
+                "account enabled"
+            };
+            users::record_event(
+                tx,
+                id,
+                kind,
+                &format!("by {}", admin.0.username),
+                address.as_deref(),
+            )?;
+            Ok(account.username)
+        })
+        .await?;
+    let word = if disabled { "disabled" } else { "enabled" };
+    Ok(SeeOther::with_flash(
+        "/admin/users",
+        format!("{name} is {word}."),
+    ))
+}
+
+#[post("/admin/users/<id>/disable", data = "<_form>")]
+async fn post_user_disable(
+    addr: ClientAddr,
+    admin: Admin,
+    id: i64,
+    _form: CsrfForm<NoFields>,
+    db: &State<Db>,
+) -> Result<SeeOther, AppError> {
+    set_disabled(admin, id, true, db, addr.0).await
+}
+
+#[post("/admin/users/<id>/enable", data = "<_form>")]
+async fn post_user_enable(
+    addr: ClientAddr,
+    admin: Admin,
+    id: i64,
+    _form: CsrfForm<NoFields>,
+    db: &State<Db>,
+) -> Result<SeeOther, AppError> {
+    set_disabled(admin, id, false, db, addr.0).await
+}
+
+#[post("/admin/users/<id>/reset-password", data = "<_form>")]
+async fn post_user_reset(
+    addr: ClientAddr,
+    admin: Admin,
+    id: i64,
+    _form: CsrfForm<NoFields>,
+    db: &State<Db>,
+    config: &State<Config>,
+) -> Result<View, AppError> {
+    let password = users::generate_password();
+    let pw = password.clone();
+    let hash = rocket::tokio::task::spawn_blocking(move || users::hash_password(&pw))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))??;
+    let address = addr.0;
+    let config = config.inner().clone();
+    let name = db
+        .write(move |tx| {
+            let account = users::get(tx, id)?;
+            users::set_password(tx, id, &hash, None)?;
+            users::record_event(
+                tx,
+                id,
+                "password reset",
+                &format!("by {}", admin.0.username),
+                address.as_deref(),
+            )?;
+            forget_initial_password(tx, &config, id)?;
+            Ok(account.username)
+        })
+        .await?;
+    users_view(db, None, String::new(), Some((name, password))).await
+}

@@ -1,0 +1,302 @@
+//! Accounts: usernames, password hashing, enabling and disabling, and the security log.
+//! Plain functions over a connection, shared by the web console and the command line.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand_core::{OsRng, RngCore};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::db::now;
+use crate::error::AppError;
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD: usize = 10;
+/// Longest password accepted (hashing cost grows with it).
+pub const MAX_PASSWORD: usize = 1024;
+
+/// A row of `users`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub username: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created: i64,
+}
+
+/// An entry of the security log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub at: i64,
+    pub kind: String,
+    pub detail: String,
+    pub address: Option<String>,
+}
+
+fn argon2() -> Argon2<'static> {
+    // m = 19456 KiB, t = 2, p = 1: the OWASP baseline for argon2id.
+    let params = Params::new(19456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes `password` with argon2id and a fresh salt (PHC string).
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::internal(format!("hashing a password: {e}")))
+}
+
+/// Whether `password` matches the PHC string `hash`.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A hash of a random password, so that checking an unknown username costs as much as a known one.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&generate_secret(16)).unwrap_or_default())
+}
+
+/// `bytes` random bytes, base64url without padding.
+pub fn generate_secret(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A random password for a new account or a reset: 20 characters.
+pub fn generate_password() -> String {
+    generate_secret(15)
+}
+
+/// Checks a username: 1 to 32 of `a-z 0-9 _ -`, starting with a letter or digit.
+pub fn check_username(name: &str) -> Result<(), String> {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    let starts_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if name.is_empty() || name.len() > 32 || !ok_chars || !starts_ok {
+        return Err(
+            "a username is 1 to 32 lowercase letters, digits, '_' or '-', \
+                    starting with a letter or digit"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Checks a new password against the length rules.
+pub fn check_password(password: &str) -> Result<(), String> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD {
+        return Err(format!(
+            "the password must be at least {MIN_PASSWORD} characters long"
+        ));
+    }
+    if n > MAX_PASSWORD {
+        return Err(format!(
+            "the password must be at most {MAX_PASSWORD} characters long"
+        ));
+    }
+    Ok(())
+}
+
+fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        is_admin: r.get(2)?,
+        disabled: r.get(3)?,
+        created: r.get(4)?,
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "id, username, is_admin, disabled, created";
+
+/// Creates an account; a taken username is a conflict.
+pub fn create(
+    conn: &Connection,
+    username: &str,
+    password_hash: &str,
+    is_admin: bool,
+) -> Result<i64, AppError> {
+    check_username(username).map_err(AppError::Invalid)?;
+    let taken: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE username = ?1)",
+        [username],
+        |r| r.get(0),
+    )?;
+    if taken {
+        return Err(AppError::Conflict(format!(
+            "the username {username} is already taken"
+        )));
+    }
+    conn.execute(
+        "INSERT INTO users (username, password_hash, is_admin, created) VALUES (?1, ?2, ?3, ?4)",
+        params![username, password_hash, is_admin, now()],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Finds an account by name.
+pub fn find(conn: &Connection, username: &str) -> Result<Option<Account>, AppError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE username = ?1");
+    Ok(conn
+        .query_row(&sql, [username], account_from_row)
+        .optional()?)
+}
+
+/// Finds an account by id.
+pub fn get(conn: &Connection, id: i64) -> Result<Account, AppError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = ?1");
+    conn.query_row(&sql, [id], account_from_row)
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("no such user".into()))
+}
+
+/// Finds an account by name, or says it does not exist.
+pub fn require(conn: &Connection, username: &str) -> Result<Account, AppError> {
+    find(conn, username)?.ok_or_else(|| AppError::NotFound(format!("no user named {username}")))
+}
+
+/// The stored password hash of an account.
+pub fn password_hash(conn: &Connection, id: i64) -> Result<String, AppError> {
+    Ok(
+        conn.query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?,
+    )
+}
+
+/// Every account, by name.
+pub fn list(conn: &Connection) -> Result<Vec<Account>, AppError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users ORDER BY username");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], account_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Number of accounts.
+pub fn count(conn: &Connection) -> Result<i64, AppError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+}
+
+/// Replaces a password hash and ends the account's sessions except `keep` (a session id hash).
+pub fn set_password(
+    conn: &Connection,
+    id: i64,
+    password_hash: &str,
+    keep: Option<&str>,
+) -> Result<(), AppError> {
+    conn.execute(
+        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+        params![id, password_hash],
+    )?;
+    conn.execute(
+        "DELETE FROM sessions WHERE user_id = ?1 AND id_hash IS NOT ?2",
+        params![id, keep],
+    )?;
+    Ok(())
+}
+
+/// Disables or enables an account; disabling ends its sessions at once.
+pub fn set_disabled(conn: &Connection, id: i64, disabled: bool) -> Result<(), AppError> {
+    let n = conn.execute(
+        "UPDATE users SET disabled = ?2 WHERE id = ?1",
+        params![id, disabled],
+    )?;
+    if n == 0 {
+        return Err(AppError::NotFound("no such user".into()));
+    }
+    if disabled {
+        conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+    }
+    Ok(())
+}
+
+/// Adds an entry to an account's security log.
+pub fn record_event(
+    conn: &Connection,
+    user_id: i64,
+    kind: &str,
+    detail: &str,
+    address: Option<&str>,
+) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO events (user_id, at, kind, detail, address) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![user_id, now(), kind, detail, address],
+    )?;
+    Ok(())
+}
+
+/// The newest `limit` entries of an account's security log.
+pub fn events(conn: &Connection, user_id: i64, limit: i64) -> Result<Vec<Event>, AppError> {
+    let mut stmt = conn.prepare(
+        "SELECT at, kind, detail, address FROM events WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![user_id, limit], |r| {
+        Ok(Event {
+            at: r.get(0)?,
+            kind: r.get(1)?,
+            detail: r.get(2)?,
+            address: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Reads a server-wide setting.
+pub fn setting(conn: &Connection, key: &str) -> Result<Option<String>, AppError> {
+    Ok(conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+/// Writes a server-wide setting.
+pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<(), AppError> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_round_trip() {
+        let h = hash_password("correct horse battery").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password(&h, "correct horse battery"));
+        assert!(!verify_password(&h, "correct horse battery!"));
+        assert!(!verify_password("not a hash", "x"));
+    }
+
+    #[test]
+    fn usernames() {
+        assert!(check_username("alice").is_ok());
+        assert!(check_username("lab-2_b").is_ok());
+        for bad in ["", "Alice", "-x", "a.b", "a b", &"x".repeat(33), "ü"] {
+            assert!(check_username(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The SQLite database: opening with the right pragmas, the schema, and running work off the
+//! async executor.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use crate::error::AppError;
+
+/// Version written to `PRAGMA user_version` once `schema.sql` is applied.
+pub const SCHEMA_VERSION: i64 = 1;
+const SCHEMA: &str = include_str!("../schema.sql");
+/// Idle connections kept for reuse.
+const POOL_SIZE: usize = 8;
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    path: PathBuf,
+    idle: Arc<Mutex<Vec<Connection>>>,
+}
+
+/// Opens one connection with labgate's pragmas.
+pub fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+impl Db {
+    /// Opens (creating if needed) the database at `path` and brings the schema up to date.
+    pub fn open(path: &Path) -> Result<Db, AppError> {
+        let mut conn = connect(path)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(AppError::internal(format!(
+                "database schema version {version} is newer than this labgate ({SCHEMA_VERSION})"
+            )));
+        }
+        tx.execute_batch(SCHEMA)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        tx.commit()?;
+        Ok(Db {
+            path: path.to_owned(),
+            idle: Arc::new(Mutex::new(vec![conn])),
+        })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn take(&self) -> Result<Connection, AppError> {
+        let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        match reused {
+            Some(conn) => Ok(conn),
+            None => Ok(connect(&self.path)?),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < POOL_SIZE {
+                idle.push(conn);
+            }
+        }
+    }
+
+    /// Runs `f` with a connection, synchronously. For the CLI and for code already off the executor.
+    pub fn run_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let mut conn = self.take()?;
+        let out = f(&mut conn);
+        // A connection left inside a transaction by an early return must not be reused.
+        if conn.is_autocommit() {
+            self.give_back(conn);
+        }
+        out
+    }
+
+    /// Runs `f` with a connection on the blocking pool, so request handlers never stall the executor.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
+    {
+        let db = self.clone();
+        rocket::tokio::task::spawn_blocking(move || db.run_blocking(f))
+            .await
+            .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` inside `BEGIN IMMEDIATE` on the blocking pool; commits when it returns `Ok`.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, AppError> + Send + 'static,
+    {
+        self.run(move |conn| write_tx(conn, f)).await
+    }
+
+    /// [`Db::write`] for synchronous callers.
+    pub fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        self.run_blocking(move |conn| write_tx(conn, f))
+    }
+}
+
+fn write_tx<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Current time in unix seconds.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Writes a consistent copy of the database to `file` with SQLite's online backup, which
+/// works while the server is writing. The copy is readable only by its owner.
+pub fn backup(db: &Db, file: &Path) -> Result<(), AppError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // Created first, with mode 0600 and never over an existing file.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(|e| AppError::Conflict(format!("cannot create {}: {e}", file.display())))?;
+    let copied = db.run_blocking(|conn| {
+        let mut dst = Connection::open(file)?;
+        let backup = rusqlite::backup::Backup::new(conn, &mut dst)?;
+        backup.run_to_completion(256, Duration::from_millis(5), None)?;
+        Ok(())
+    });
+    if copied.is_err() {
+        let _ = std::fs::remove_file(file);
+    }
+    copied
+}

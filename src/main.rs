@@ -1,0 +1,109 @@
+//! The `labgate` command line: the server, and the admin commands that work beside it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use labgate::config::{default_public_url, Config};
+use labgate::error::AppError;
+
+#[derive(Parser)]
+#[command(
+    name = "labgate",
+    version,
+    about = "Access console of an on-premises robot lab"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web console and API.
+    Serve(ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(labgate::auth::cli::UserCommand),
+    /// Issue API tokens.
+    #[command(subcommand)]
+    Token(labgate::tokens::cli::TokenCommand),
+    /// Manage robots (workspace deployments).
+    #[command(subcommand)]
+    Deployment(labgate::lab::cli::DeploymentCommand),
+    /// Print the keys allowed on a robot right now (run by sshd's AuthorizedKeysCommand).
+    AuthorizedKeys(labgate::robot::HelperArgs),
+    /// Write a consistent copy of the database, also while the server runs.
+    Backup(BackupArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LABGATE_ADDRESS", default_value = "127.0.0.1")]
+    address: std::net::IpAddr,
+    /// Port to listen on.
+    #[arg(long, env = "LABGATE_PORT", default_value_t = 8000)]
+    port: u16,
+    #[command(flatten)]
+    data: labgate::config::DataDir,
+    /// URL people use to reach labgate (default http://ADDRESS:PORT).
+    #[arg(long, env = "LABGATE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Longest token lifetime, in seconds, anyone may choose.
+    #[arg(long, env = "LABGATE_TOKEN_MAX_SECONDS")]
+    token_max_seconds: Option<i64>,
+    /// Header with the client address, when behind a reverse proxy (e.g. X-Real-IP).
+    #[arg(long, env = "LABGATE_IP_HEADER")]
+    ip_header: Option<String>,
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    /// Where to write the copy (must not exist yet).
+    file: PathBuf,
+    #[command(flatten)]
+    data: labgate::config::DataDir,
+}
+
+fn serve(args: ServeArgs) -> Result<(), AppError> {
+    let public_url = args
+        .public_url
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| default_public_url(args.address, args.port));
+    let config = Config {
+        address: args.address,
+        port: args.port,
+        data: args.data.data,
+        public_url,
+        token_max_seconds: args.token_max_seconds,
+        ip_header: args.ip_header,
+    };
+    let rocket = labgate::build(config)?;
+    rocket::execute(rocket.launch())
+        .map(|_| ())
+        .map_err(|e| AppError::internal(format!("the server stopped: {e}")))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::User(cmd) => labgate::auth::cli::run(cmd),
+        Command::Token(cmd) => labgate::tokens::cli::run(cmd),
+        Command::Deployment(cmd) => labgate::lab::cli::run(cmd),
+        Command::AuthorizedKeys(args) => return labgate::robot::run_helper(args),
+        Command::Backup(args) => args
+            .data
+            .open()
+            .and_then(|db| labgate::db::backup(&db, &args.file)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("labgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! Shared test scaffolding: a real server (Rocket's local client, or the real binary on a
+//! socket) over a real SQLite file in a temporary directory.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use labgate::Config;
+use rocket::http::{ContentType, Header, Status};
+use rocket::local::blocking::{Client, LocalResponse};
+
+/// A server on a temporary data directory, driven through Rocket's local client.
+pub struct Lab {
+    pub client: Client,
+    pub dir: tempfile::TempDir,
+}
+
+impl Lab {
+    /// A fresh server on an empty data directory.
+    pub fn new() -> Lab {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let client = client_for(dir.path());
+        Lab { client, dir }
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The first admin's generated password.
+    pub fn admin_password(&self) -> String {
+        std::fs::read_to_string(self.data().join("initial-admin-password"))
+            .expect("initial password file")
+            .trim()
+            .to_owned()
+    }
+
+    /// Stops this server and starts another on the same data directory.
+    pub fn restart(self) -> Lab {
+        let Lab { client, dir } = self;
+        drop(client);
+        let client = client_for(dir.path());
+        Lab { client, dir }
+    }
+
+    /// Stops this server and starts one whose client keeps no cookies.
+    pub fn into_untracked(self) -> (Client, tempfile::TempDir) {
+        let Lab { client, dir } = self;
+        drop(client);
+        (untracked_client(dir.path()), dir)
+    }
+
+    /// Signs in as the first admin; the client keeps the cookie.
+    pub fn login_admin(&self) {
+        let password = self.admin_password();
+        self.login("admin", &password);
+    }
+
+    /// Signs in; panics when that fails.
+    pub fn login(&self, username: &str, password: &str) {
+        let resp = self.post_login(username, password, "127.0.0.1:5000");
+        assert_eq!(resp.status(), Status::SeeOther, "login as {username}");
+    }
+
+    /// Posts the login form from `remote`.
+    pub fn post_login(&self, username: &str, password: &str, remote: &str) -> LocalResponse<'_> {
+        self.client
+            .post("/login")
+            .remote(remote.parse().expect("socket address"))
+            .header(ContentType::Form)
+            .body(form(&[("username", username), ("password", password)]))
+            .dispatch()
+    }
+
+    /// Creates a member with the CLI-equivalent library calls and returns the password.
+    pub fn add_user(&self, name: &str, admin: bool) -> String {
+        let password = format!("pw-{name}-0123456789");
+        let db = labgate::db::Db::open(&self.data().join("labgate.db")).expect("db");
+        let hash = labgate::auth::users::hash_password(&password).expect("hash");
+        db.write_blocking(|tx| labgate::auth::users::create(tx, name, &hash, admin))
+            .expect("create user");
+        password
+    }
+
+    /// The CSRF token of the signed-in session, read from a page as a browser would.
+    pub fn csrf(&self) -> String {
+        let body = self
+            .client
+            .get("/account")
+            .dispatch()
+            .into_string()
+            .expect("body");
+        csrf_from(&body).expect("csrf token on /account")
+    }
+
+    /// Posts a form with the session's CSRF token added.
+    pub fn post_form(&self, uri: &str, fields: &[(&str, &str)]) -> LocalResponse<'_> {
+        let token = self.csrf();
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.client
+            .post(uri.to_owned())
+            .header(ContentType::Form)
+            .body(form(&all))
+            .dispatch()
+    }
+
+    /// Like [`Lab::post_form`], as htmx sends it (header token, `HX-Request`).
+    pub fn post_htmx(&self, uri: &str, fields: &[(&str, &str)]) -> LocalResponse<'_> {
+        let token = self.csrf();
+        self.client
+            .post(uri.to_owned())
+            .header(ContentType::Form)
+            .header(Header::new("HX-Request", "true"))
+            .header(Header::new("X-CSRF-Token", token))
+            .body(form(fields))
+            .dispatch()
+    }
+
+    /// GET as htmx does.
+    pub fn get_htmx(&self, uri: &str) -> LocalResponse<'_> {
+        self.client
+            .get(uri.to_owned())
+            .header(Header::new("HX-Request", "true"))
+            .dispatch()
+    }
+}
+
+/// A Rocket local client for a data directory under `root`; it keeps cookies like a browser.
+pub fn client_for(root: &Path) -> Client {
+    let config = Config::new(root.join("data"));
+    let rocket = labgate::build(config).expect("server builds");
+    Client::tracked(rocket).expect("valid rocket")
+}
+
+/// A client that keeps no cookies, for tests juggling several sessions by hand.
+pub fn untracked_client(root: &Path) -> Client {
+    let config = Config::new(root.join("data"));
+    let rocket = labgate::build(config).expect("server builds");
+    Client::untracked(rocket).expect("valid rocket")
+}
+
+/// Signs in on an untracked client and returns the session cookie's value.
+pub fn session_for(client: &Client, username: &str, password: &str) -> String {
+    let resp = client
+        .post("/login")
+        .header(ContentType::Form)
+        .body(form(&[("username", username), ("password", password)]))
+        .dispatch();
+    assert_eq!(resp.status(), Status::SeeOther, "login as {username}");
+    resp.cookies()
+        .get("labgate_session")
+        .expect("session cookie")
+        .value()
+        .to_owned()
+}
+
+/// GET `uri` with a session cookie on an untracked client; returns status and body.
+pub fn get_with(client: &Client, uri: &str, session: &str) -> (Status, String) {
+    let resp = client
+        .get(uri.to_owned())
+        .cookie(rocket::http::Cookie::new(
+            "labgate_session",
+            session.to_owned(),
+        ))
+        .dispatch();
+    let status = resp.status();
+    (status, resp.into_string().unwrap_or_default())
+}
+
+/// URL-encodes form fields.
+pub fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The value of the first hidden `csrf_token` field in a page.
+pub fn csrf_from(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    Some(html[at..].split('"').next()?.to_owned())
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The labgate binary built for these tests.
+pub fn labgate_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_labgate")
+}
+
+/// Runs `labgate ARGS` with `--data DIR` and returns (status, stdout, stderr).
+pub fn cli(data: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(labgate_bin())
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run labgate");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The real binary serving on a free loopback port; killed on drop.
+pub struct Served {
+    pub child: Child,
+    pub port: u16,
+    pub url: String,
+}
+
+impl Served {
+    /// Starts `labgate serve` on `data` and waits until `/alive` answers.
+    pub fn start(data: &Path) -> Served {
+        let port = free_port();
+        let child = Command::new(labgate_bin())
+            .args(["serve", "--port", &port.to_string(), "--data"])
+            .arg(data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start labgate serve");
+        let url = format!("http://127.0.0.1:{port}");
+        let served = Served { child, port, url };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if ureq::get(&format!("{}/alive", served.url)).call().is_ok() {
+                return served;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("labgate serve did not come up on port {port}");
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

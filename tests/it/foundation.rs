@@ -1,0 +1,354 @@
+//! The appliance: first start, sign-in, sessions, CSRF, throttling, headers, CLI, backup.
+
+use std::os::unix::fs::PermissionsExt;
+
+use rocket::http::{ContentType, Cookie, Header, Status};
+
+use crate::common::*;
+
+#[test]
+fn first_start_writes_admin_password_0600_and_it_signs_in() {
+    let lab = Lab::new();
+    let file = lab.data().join("initial-admin-password");
+    let mode = std::fs::metadata(&file)
+        .expect("password file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let dir_mode = std::fs::metadata(lab.data())
+        .expect("data dir")
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+    let key_mode = std::fs::metadata(lab.data().join("signing-key.pem"))
+        .expect("key")
+        .permissions()
+        .mode();
+    assert_eq!(key_mode & 0o777, 0o600);
+    lab.login_admin();
+    let resp = lab.client.get("/account").dispatch();
+    assert_eq!(resp.status(), Status::Ok);
+    let body = resp.into_string().unwrap();
+    assert!(
+        body.contains("login succeeded"),
+        "security log shows the login"
+    );
+}
+
+#[test]
+fn visitor_is_sent_to_login() {
+    let lab = Lab::new();
+    for page in [
+        "/sshkeys",
+        "/tokens",
+        "/instances",
+        "/account",
+        "/admin/users",
+    ] {
+        let resp = lab.client.get(page).dispatch();
+        assert_eq!(resp.status(), Status::SeeOther, "{page}");
+        assert_eq!(resp.headers().get_one("Location"), Some("/login"), "{page}");
+    }
+    let resp = lab.get_htmx("/sshkeys");
+    assert_eq!(resp.headers().get_one("HX-Redirect"), Some("/login"));
+    let root = lab.client.get("/").dispatch();
+    assert_eq!(root.headers().get_one("Location"), Some("/sshkeys"));
+}
+
+#[test]
+fn wrong_password_says_so_sets_no_session_and_is_logged() {
+    let lab = Lab::new();
+    let resp = lab.post_login("admin", "not-the-password", "10.0.0.9:4000");
+    assert_eq!(resp.status(), Status::Unauthorized);
+    assert!(resp.cookies().get("labgate_session").is_none());
+    assert!(resp
+        .into_string()
+        .unwrap()
+        .contains("Wrong username or password."));
+    assert_eq!(
+        lab.client.get("/account").dispatch().status(),
+        Status::SeeOther
+    );
+    lab.login_admin();
+    let body = lab.client.get("/account").dispatch().into_string().unwrap();
+    assert!(body.contains("login failed"));
+    assert!(
+        body.contains("10.0.0.9"),
+        "the failed attempt's address is shown"
+    );
+    // An unknown user gets the very same answer.
+    let resp = lab.post_login("nobody", "whatever-password", "10.0.0.9:4000");
+    assert_eq!(resp.status(), Status::Unauthorized);
+    assert!(resp
+        .into_string()
+        .unwrap()
+        .contains("Wrong username or password."));
+}
+
+#[test]
+fn throttling_stops_the_attacker_not_the_user() {
+    let lab = Lab::new();
+    let password = lab.admin_password();
+    let mut refused = false;
+    for _ in 0..8 {
+        let resp = lab.post_login("admin", "guess-guess-guess", "203.0.113.7:1234");
+        if resp.status() == Status::TooManyRequests {
+            refused = true;
+            assert!(resp
+                .into_string()
+                .unwrap()
+                .contains("Too many failed sign-ins"));
+            break;
+        }
+    }
+    assert!(refused, "repeated failures are throttled");
+    // Even the right password is refused from the attacker's address for now...
+    let resp = lab.post_login("admin", &password, "203.0.113.7:1234");
+    assert_eq!(resp.status(), Status::TooManyRequests);
+    // ...but the real user elsewhere signs in.
+    let resp = lab.post_login("admin", &password, "198.51.100.20:999");
+    assert_eq!(resp.status(), Status::SeeOther);
+}
+
+#[test]
+fn posts_need_the_csrf_token_and_same_origin() {
+    let lab = Lab::new();
+    lab.login_admin();
+    let no_token = lab
+        .client
+        .post("/admin/users")
+        .header(ContentType::Form)
+        .body(form(&[("username", "mallory")]))
+        .dispatch();
+    assert_eq!(no_token.status(), Status::Forbidden);
+    assert!(no_token
+        .into_string()
+        .unwrap()
+        .contains("did not come from this site"));
+    let wrong = lab
+        .client
+        .post("/admin/users")
+        .header(ContentType::Form)
+        .header(Header::new("X-CSRF-Token", "forged"))
+        .body(form(&[("username", "mallory")]))
+        .dispatch();
+    assert_eq!(wrong.status(), Status::Forbidden);
+    let token = lab.csrf();
+    let cross = lab
+        .client
+        .post("/admin/users")
+        .header(ContentType::Form)
+        .header(Header::new("Sec-Fetch-Site", "cross-site"))
+        .body(form(&[("username", "mallory"), ("csrf_token", &token)]))
+        .dispatch();
+    assert_eq!(cross.status(), Status::Forbidden);
+    let other_origin = lab
+        .client
+        .post("/admin/users")
+        .header(ContentType::Form)
+        .header(Header::new("Origin", "https://evil.example"))
+        .body(form(&[("username", "mallory"), ("csrf_token", &token)]))
+        .dispatch();
+    assert_eq!(other_origin.status(), Status::Forbidden);
+    let body = lab
+        .client
+        .get("/admin/users")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(
+        !body.contains("mallory"),
+        "nothing was created by refused posts"
+    );
+    let ok = lab.post_form("/admin/users", &[("username", "carol")]);
+    assert_eq!(ok.status(), Status::Ok);
+    assert!(ok.into_string().unwrap().contains("Password for carol"));
+}
+
+#[test]
+fn logout_ends_the_session_for_good() {
+    let (client, dir) = Lab::new().into_untracked();
+    let session = session_for(&client, "admin", &lab_password(&dir));
+    let (status, body) = get_with(&client, "/account", &session);
+    assert_eq!(status, Status::Ok);
+    let token = csrf_from(&body).unwrap();
+    let resp = client
+        .post("/logout")
+        .cookie(Cookie::new("labgate_session", session.clone()))
+        .header(ContentType::Form)
+        .body(form(&[("csrf_token", &token)]))
+        .dispatch();
+    assert_eq!(resp.status(), Status::SeeOther);
+    let (status, _) = get_with(&client, "/account", &session);
+    assert_eq!(status, Status::SeeOther, "the old cookie no longer works");
+}
+
+fn lab_password(dir: &tempfile::TempDir) -> String {
+    std::fs::read_to_string(dir.path().join("data/initial-admin-password"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn password_change_ends_other_sessions_and_removes_initial_file() {
+    let (client, dir) = Lab::new().into_untracked();
+    let old_password = lab_password(&dir);
+    let mine = session_for(&client, "admin", &old_password);
+    let other = session_for(&client, "admin", &old_password);
+    let (_, body) = get_with(&client, "/account", &mine);
+    let token = csrf_from(&body).unwrap();
+    let new_password = "a much better password";
+    let change = |current: &str, confirm: &str| {
+        client
+            .post("/account/password")
+            .cookie(Cookie::new("labgate_session", mine.clone()))
+            .header(ContentType::Form)
+            .body(form(&[
+                ("csrf_token", &token),
+                ("current", current),
+                ("new", new_password),
+                ("confirm", confirm),
+            ]))
+            .dispatch()
+            .status()
+    };
+    assert_eq!(change("wrong", new_password), Status::UnprocessableEntity);
+    assert_eq!(change(&old_password, "typo"), Status::UnprocessableEntity);
+    assert!(dir.path().join("data/initial-admin-password").exists());
+    assert_eq!(change(&old_password, new_password), Status::SeeOther);
+    assert!(!dir.path().join("data/initial-admin-password").exists());
+    assert_eq!(
+        get_with(&client, "/account", &mine).0,
+        Status::Ok,
+        "this session stays"
+    );
+    assert_eq!(
+        get_with(&client, "/account", &other).0,
+        Status::SeeOther,
+        "the other is gone"
+    );
+    session_for(&client, "admin", new_password);
+}
+
+#[test]
+fn disabling_a_user_ends_their_sessions() {
+    let lab = Lab::new();
+    let password = lab.add_user("dana", false);
+    let (client, dir) = lab.into_untracked();
+    let admin = session_for(&client, "admin", &lab_password(&dir));
+    let dana = session_for(&client, "dana", &password);
+    assert_eq!(get_with(&client, "/account", &dana).0, Status::Ok);
+    let (_, body) = get_with(&client, "/admin/users", &admin);
+    let token = csrf_from(&body).unwrap();
+    let id = find_user_id(&body, "dana").expect("dana's row");
+    let resp = client
+        .post(format!("/admin/users/{id}/disable"))
+        .cookie(Cookie::new("labgate_session", admin.clone()))
+        .header(ContentType::Form)
+        .body(form(&[("csrf_token", &token)]))
+        .dispatch();
+    assert_eq!(resp.status(), Status::SeeOther);
+    assert_eq!(get_with(&client, "/account", &dana).0, Status::SeeOther);
+    let resp = client
+        .post("/login")
+        .header(ContentType::Form)
+        .body(form(&[("username", "dana"), ("password", &password)]))
+        .dispatch();
+    assert_eq!(resp.status(), Status::Forbidden);
+    assert!(resp.into_string().unwrap().contains("disabled"));
+}
+
+fn find_user_id(html: &str, name: &str) -> Option<String> {
+    html.split("<tr id=\"user-").skip(1).find_map(|chunk| {
+        let (id, rest) = chunk.split_once('"')?;
+        rest.split("</tr>")
+            .next()?
+            .contains(&format!("<td>{name}</td>"))
+            .then(|| id.to_owned())
+    })
+}
+
+#[test]
+fn members_get_404_on_admin_pages() {
+    let lab = Lab::new();
+    let password = lab.add_user("erin", false);
+    lab.login("erin", &password);
+    for page in ["/admin", "/admin/users"] {
+        assert_eq!(
+            lab.client.get(page).dispatch().status(),
+            Status::NotFound,
+            "{page}"
+        );
+    }
+    let resp = lab.post_form("/admin/users", &[("username", "x")]);
+    assert_eq!(resp.status(), Status::NotFound);
+}
+
+fn assert_security_headers(resp: &rocket::local::blocking::LocalResponse<'_>, what: &str) {
+    let h = resp.headers();
+    assert_eq!(
+        h.get_one("Content-Security-Policy"),
+        Some(labgate::web::CSP),
+        "{what}"
+    );
+    assert_eq!(
+        h.get_one("X-Content-Type-Options"),
+        Some("nosniff"),
+        "{what}"
+    );
+    assert_eq!(h.get_one("Referrer-Policy"), Some("same-origin"), "{what}");
+}
+
+#[test]
+fn security_headers_everywhere() {
+    let lab = Lab::new();
+    let login = lab.client.get("/login").dispatch();
+    assert_security_headers(&login, "page");
+    assert_eq!(login.headers().get_one("Vary"), Some("HX-Request"));
+    let missing = lab.client.get("/no/such/page").dispatch();
+    assert_eq!(missing.status(), Status::NotFound);
+    assert_security_headers(&missing, "404 page");
+    let api_missing = lab.client.get("/api/nothing").dispatch();
+    assert_security_headers(&api_missing, "api 404");
+    assert_eq!(api_missing.content_type(), Some(ContentType::JSON));
+    let static_file = lab.client.get("/static/htmx.min.js").dispatch();
+    assert_eq!(static_file.status(), Status::Ok);
+    assert_security_headers(&static_file, "static");
+    lab.login_admin();
+    let fragment = lab.get_htmx("/account");
+    assert_security_headers(&fragment, "fragment");
+    let alive = lab.client.get("/alive").dispatch();
+    assert_security_headers(&alive, "alive");
+}
+
+#[test]
+fn page_has_htmx_config_and_no_foreign_origins() {
+    let lab = Lab::new();
+    lab.login_admin();
+    let body = lab.client.get("/account").dispatch().into_string().unwrap();
+    for needle in [
+        "\"allowEval\":false",
+        "\"selfRequestsOnly\":true",
+        "\"historyCacheSize\":0",
+        "\"allowScriptTags\":false",
+        "\"includeIndicatorStyles\":false",
+        "\"code\":\"422\",\"swap\":true",
+    ] {
+        assert!(body.contains(needle), "htmx config has {needle}");
+    }
+    assert!(body.contains("src=\"/static/htmx.min.js\""));
+    assert!(
+        !body.contains("http://") && !body.contains("https://"),
+        "no other origin is referenced"
+    );
+    assert!(!body.contains("<script>"), "no inline script");
+}
+
+#[test]
+fn alive_answers_from_the_database() {
+    let lab = Lab::new();
+    let resp = lab.client.get("/alive").dispatch();
+    assert_eq!(resp.status(), Status::Ok);
+    assert_eq!(resp.into_string().unwrap(), "ok\n");
+}

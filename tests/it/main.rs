@@ -1,0 +1,5 @@
+//! labgate's integration tests: one binary, each test on its own temporary data directory.
+
+mod cli;
+mod common;
+mod foundation;

@@ -1,0 +1,46 @@
+// labgate's own script: toasts and copy buttons. No inline script anywhere, so the CSP can
+// stay at script-src 'self'.
+(function () {
+  "use strict";
+
+  function toast(message, level) {
+    var region = document.getElementById("toasts");
+    if (!region || !message) return;
+    var el = document.createElement("div");
+    el.className = "toast" + (level === "error" ? " error" : "");
+    el.setAttribute("role", level === "error" ? "alert" : "status");
+    el.textContent = message;
+    region.appendChild(el);
+    setTimeout(function () { el.remove(); }, level === "error" ? 8000 : 4000);
+  }
+
+  // The server names a toast in an HX-Trigger header: {"toast": {"message": ..., "level": ...}}.
+  document.addEventListener("toast", function (e) {
+    var d = e.detail || {};
+    toast(d.message || d.value, d.level);
+  });
+
+  // An error answer that carried no toast of its own still tells the person something.
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail.xhr;
+    if (xhr && !xhr.getResponseHeader("HX-Trigger")) {
+      toast("The server answered " + xhr.status + "; nothing was changed.", "error");
+    }
+  });
+  document.addEventListener("htmx:sendError", function () {
+    toast("labgate cannot be reached right now.", "error");
+  });
+
+  // <button data-copy="#selector"> copies that element's text.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest && e.target.closest("[data-copy]");
+    if (!button) return;
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source) return;
+    var text = source.value !== undefined ? source.value : source.textContent;
+    navigator.clipboard.writeText(text.trim()).then(
+      function () { toast("Copied to the clipboard.", "ok"); },
+      function () { toast("Copying failed; select the text and copy it by hand.", "error"); }
+    );
+  });
+})();
