@@ -115,6 +115,19 @@ pub fn is_htmx(req: &Request<'_>) -> bool {
     h("HX-Request") && !h("HX-Boosted") && !h("HX-History-Restore-Request")
 }
 
+/// Request guard: whether htmx asked for a fragment (see [`is_htmx`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Htmx(pub bool);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for Htmx {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        rocket::outcome::Outcome::Success(Htmx(is_htmx(req)))
+    }
+}
+
 /// An `HX-Trigger` header that makes the page show a toast.
 pub fn toast_header(message: &str, level: &str) -> Header<'static> {
     let value = serde_json::json!({ "toast": { "message": message, "level": level } });
@@ -168,8 +181,8 @@ impl View {
     }
 
     /// For an htmx request, render only `block` (the page serves as its own fragment).
-    pub fn htmx_block(mut self, req: &Request<'_>, block: &'static str) -> View {
-        if is_htmx(req) {
+    pub fn htmx_block(mut self, hx: Htmx, block: &'static str) -> View {
+        if hx.0 {
             self.block = Some(block);
         }
         self
