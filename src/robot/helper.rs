@@ -1,14 +1,8 @@
-//! What robots ask: the keys allowed in right now, and the `authorized-keys` helper sshd runs.
+//! `labgate authorized-keys`: the program a robot's sshd runs as its `AuthorizedKeysCommand`.
 
 use std::process::ExitCode;
 
 use clap::Args;
-use rocket::{routes, Route};
-
-/// Routes of this module.
-pub fn routes() -> Vec<Route> {
-    routes![]
-}
 
 /// Flags of `labgate authorized-keys`.
 #[derive(Args)]
