@@ -1,10 +1,13 @@
 //! Robots asking for the keys allowed in: the endpoint through Rocket's client
-//! ([`endpoint`]), with the lab's rows written directly by [`fixture`].
+//! ([`endpoint`]), and the `labgate authorized-keys` helper as the real binary against a real
+//! server ([`helper`]). [`fixture`] writes the lab's rows directly.
 
 mod endpoint;
 pub mod fixture;
+mod helper;
 
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 /// The text of a key in `tests/fixtures/keys`.
 pub fn key_file(name: &str) -> String {
@@ -59,3 +62,11 @@ pub fn urlencode(s: &str) -> String {
 }
 
 // ---- the helper, as the real binary ----
+
+/// A credential file with `mode` in `dir`.
+pub fn credential_file(dir: &Path, credential: &str, mode: u32) -> PathBuf {
+    let path = dir.join("credential");
+    std::fs::write(&path, format!("{credential}\n")).expect("write credential");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    path
+}
