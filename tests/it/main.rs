@@ -4,3 +4,4 @@ mod cli;
 mod common;
 mod foundation;
 mod robot;
+mod sshd;
