@@ -71,7 +71,11 @@ struct Installed {
 impl Installed {
     fn new(credential: &str) -> Installed {
         let parent = Path::new("/usr/local/libexec");
-        fs::create_dir_all(parent).expect("/usr/local/libexec");
+        if !parent.exists() {
+            fs::create_dir_all(parent).expect("/usr/local/libexec");
+            // Whatever the umask, sshd wants no group- or world-writable directory above.
+            fs::set_permissions(parent, fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
         let dir = parent.join(format!(
             "labgate-test-{}-{}",
             std::process::id(),
