@@ -902,6 +902,11 @@ fn choosing_a_key_for_an_instance_uses_list_for() {
     );
     assert!(rsa.public_key.starts_with("ssh-rsa AAAA") && !rsa.public_key.contains("carol"));
     assert_eq!(rsa.last_used, None);
+    let (_, row) = row_named(&page(&lab), "newer");
+    assert!(row.contains(&format!(
+        "<td data-label=\"Added\">{}</td>",
+        labgate::web::format_time(rsa.created)
+    )));
     let one = labgate::keys::get_for(&conn, &alice, rsa.id).expect("get");
     assert_eq!(&one, rsa);
     let bob = User {
