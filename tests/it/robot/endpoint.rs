@@ -38,11 +38,12 @@ struct Scene {
     rsa: i64,
     booking: Booking,
     expires: i64,
+    alice_password: String,
 }
 
 fn scene() -> Scene {
     let lab = Lab::new();
-    lab.add_user("alice", false);
+    let alice_password = lab.add_user("alice", false);
     let db = fixture::db(&lab.data());
     let robot = fixture::add_robot(&db, "ur5e", "root");
     let alice = fixture::user_id(&db, "alice");
@@ -69,6 +70,7 @@ fn scene() -> Scene {
         rsa,
         booking,
         expires,
+        alice_password,
     }
 }
 
@@ -281,17 +283,15 @@ fn fingerprint_picks_one_key_and_marks_it_used_on_the_robot() {
         "the other key"
     );
 
-    // The SSH keys API shows it too (once it is built, it reads the same columns).
-    let shown: (Option<i64>, Option<String>) =
-        s.db.run_blocking(|c| {
-            Ok(c.query_row(
-                "SELECT last_used, last_used_on FROM ssh_keys WHERE fingerprint = ?1",
-                [&fp],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?)
-        })
-        .unwrap();
-    assert_eq!(shown, (at, on));
+    // Alice sees where her key was last used, on the page and in its htmx fragment.
+    s.lab.login("alice", &s.alice_password);
+    let label = format!("on ur5e ({})", &s.robot.id[..8]);
+    let page = s.lab.client.get("/sshkeys").dispatch();
+    assert_eq!(page.status(), Status::Ok);
+    assert!(page.into_string().unwrap_or_default().contains(&label));
+    let fragment = s.lab.get_htmx("/sshkeys");
+    assert_eq!(fragment.status(), Status::Ok);
+    assert!(fragment.into_string().unwrap_or_default().contains(&label));
 
     // A key not in the instance, and a fingerprint that is no key at all: nothing.
     let other = format!(
