@@ -337,6 +337,12 @@ pub fn delete(
     address: Option<&str>,
 ) -> Result<(SshKey, i64), AppError> {
     let key = get_for(tx, user, id)?;
+    // A deleted key must stop letting anyone in at once, also on instances already running.
+    tx.execute(
+        "DELETE FROM instance_keys WHERE ssh_key_id = ?1 AND instance_id IN
+             (SELECT id FROM instances WHERE status <> 'TERMINATED')",
+        [id],
+    )?;
     tx.execute(
         "DELETE FROM ssh_keys WHERE id = ?1 AND user_id = ?2",
         params![id, user.id],
