@@ -106,6 +106,8 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
     let signing_key = tokens::jwt::SigningKey::load_or_create(&config.data.join("signing-key.pem"))
         .map_err(|e| AppError::internal(format!("signing key: {e}")))?;
     let templates = web::Templates::load()?;
+    // `labgate token issue` signs for the issuer recorded here.
+    db.write_blocking(|tx| tokens::record_issuer(tx, &config))?;
     if let Some(password) = create_first_admin(&db, &config)? {
         tracing::warn!(
             "created user 'admin' with password {password} (also in {}); change it after signing in",

@@ -357,6 +357,20 @@ pub fn purge(conn: &Connection, user: &User, via: Via<'_>) -> Result<usize, AppE
     Ok(usize::try_from(active).unwrap_or(0))
 }
 
+/// Settings key where the server records its public URL at start, so that
+/// `labgate token issue` signs tokens for the issuer the running server checks.
+pub const ISSUER_KEY: &str = "public_url";
+
+/// Records the public URL (token issuer and audience) the server is starting with.
+pub fn record_issuer(conn: &Connection, config: &Config) -> Result<(), AppError> {
+    users::set_setting(conn, ISSUER_KEY, &config.public_url)
+}
+
+/// The public URL the server last started with, if it ever started on this data directory.
+pub fn recorded_issuer(conn: &Connection) -> Result<Option<String>, AppError> {
+    users::setting(conn, ISSUER_KEY)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,8 @@
 //! API tokens: the `/tokens` page and its fragments, `jwt.txt`, revocation, the Bearer guard
-//! against forged and stale tokens, the token API.
+//! against forged and stale tokens, the token API, `labgate token issue`.
 
 mod api;
+mod cli;
 mod forged;
 mod pages;
 
