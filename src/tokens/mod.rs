@@ -1,11 +1,12 @@
 //! API tokens: the signing key and JWTs ([`jwt`]), issuing, listing and revoking tokens (here),
 //! the Bearer guard for `/api` ([`guard`]), the `/tokens` page ([`routes`]), the token API and
-//! the published JWKS ([`api`]).
+//! the published JWKS ([`api`]), and the admin's limits ([`limits`]).
 
 pub mod api;
 pub mod cli;
 pub mod guard;
 pub mod jwt;
+pub mod limits;
 pub mod routes;
 
 use rocket::Route;
@@ -19,10 +20,11 @@ use crate::error::AppError;
 pub use guard::{bearer, ApiUser};
 use jwt::{Claims, SigningKey};
 
-/// Routes of this module: the pages, the API and the JWKS.
+/// Routes of this module: the pages, the API, the JWKS and `/admin/limits`.
 pub fn routes() -> Vec<Route> {
     let mut all = routes::routes();
     all.extend(api::routes());
+    all.extend(limits::routes());
     all
 }
 

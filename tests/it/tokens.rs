@@ -1,9 +1,10 @@
 //! API tokens: the `/tokens` page and its fragments, `jwt.txt`, revocation, the Bearer guard
-//! against forged and stale tokens, the token API, `labgate token issue`.
+//! against forged and stale tokens, the token API, `labgate token issue`, `/admin/limits`.
 
 mod api;
 mod cli;
 mod forged;
+mod limits;
 mod pages;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
