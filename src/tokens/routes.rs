@@ -192,23 +192,19 @@ async fn post_tokens(
             .parse::<i64>()
             .map_err(|_| "choose a duration from the list".to_owned()),
     };
-    let made = match &parsed {
-        Ok(seconds) => match draft(state.key, state.config, &user, *seconds, &scope, &note) {
-            Ok(draft) => {
-                let (c, u, address) = (state.config.clone(), user.clone(), addr.0);
-                state
-                    .db
-                    .write(move |tx| {
-                        record(tx, &c, &u, &draft, Via::Web(address.as_deref()))?;
-                        Ok(draft.info)
-                    })
-                    .await
-            }
-            Err(e) => Err(e),
-        },
-        Err(message) => Err(AppError::Invalid(message.clone())),
+    let made = async {
+        let seconds = parsed.clone().map_err(AppError::Invalid)?;
+        let draft = draft(state.key, state.config, &user, seconds, &scope, &note)?;
+        let (c, u, address) = (state.config.clone(), user.clone(), addr.0);
+        state
+            .db
+            .write(move |tx| {
+                record(tx, &c, &u, &draft, Via::Web(address.as_deref()))?;
+                Ok(draft.info)
+            })
+            .await
     };
-    let info = match made {
+    let info = match made.await {
         Ok(info) => info,
         Err(AppError::Invalid(message)) => {
             let form = FormCtx {
@@ -228,7 +224,7 @@ async fn post_tokens(
     if !hx.0 {
         return Ok(SeeOther::with_flash(
             format!("/tokens/{}", info.id),
-            "API token made. Copy it or download jwt.txt now; it works until it expires or you revoke it.",
+            "API token made. Copy it or download jwt.txt below; it works until it expires or you revoke it.",
         )
         .into());
     }

@@ -146,3 +146,52 @@ print(json.dumps(claims))
         });
     assert_eq!(status, 200);
 }
+
+/// The stock rerobots client (PyPI 0.11) revokes a token by its text and purges, against the
+/// real server, with a read-only token.
+#[test]
+#[ignore = "needs python with the rerobots client"]
+fn rerobots_client_revokes_and_purges() {
+    let python = std::env::var("LABGATE_TEST_PYTHON").expect("LABGATE_TEST_PYTHON");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = Served::start(&data);
+    let (ok, _, err) = cli(&data, &["user", "add", "pyuser"], None);
+    assert!(ok, "{err}");
+    let issue = |scope: &str| {
+        let (ok, out, err) = cli(&data, &["token", "issue", "pyuser", "--scope", scope], None);
+        assert!(ok, "{err}");
+        out.trim().to_owned()
+    };
+    let (first, second, caller) = (issue("rw"), issue("rw"), issue("ro"));
+    let script = r#"
+import sys
+from rerobots.api import APIClient
+base, first, second, caller = sys.argv[1:]
+APIClient(api_token=caller, base_uri=base).revoke_token(token=first)
+try:
+    APIClient(api_token=first, base_uri=base).purge()
+    sys.exit("a revoked token still works")
+except Exception as e:
+    assert "wrong authorization token" in str(e), e
+APIClient(api_token=caller, base_uri=base).purge()
+for token in (second, caller):
+    try:
+        APIClient(api_token=token, base_uri=base).purge()
+        sys.exit("a purged token still works")
+    except Exception as e:
+        assert "wrong authorization token" in str(e), e
+print("ok")
+"#;
+    let base = format!("{}/api", served.url);
+    let output = std::process::Command::new(python)
+        .args(["-c", script, &base, &first, &second, &caller])
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "rerobots client: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "ok");
+}
