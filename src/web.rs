@@ -89,7 +89,7 @@ fn relative(ts: Option<i64>) -> String {
 pub fn describe_delta(delta: i64) -> String {
     let span = delta.unsigned_abs();
     if span < 60 {
-        return if delta >= 0 {
+        return if delta > 0 {
             "in under a minute".into()
         } else {
             "just now".into()
