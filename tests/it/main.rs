@@ -3,3 +3,5 @@
 mod cli;
 mod common;
 mod foundation;
+mod lab;
+mod rerobots;
