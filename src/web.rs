@@ -399,6 +399,7 @@ mod tests {
     #[test]
     fn deltas_read_naturally() {
         assert_eq!(describe_delta(-10), "just now");
+        assert_eq!(describe_delta(0), "just now");
         assert_eq!(describe_delta(-300), "5 min ago");
         assert_eq!(describe_delta(23 * 3600 + 59 * 60), "in 23 h");
         assert_eq!(describe_delta(7 * 86400), "in 7 days");

@@ -8,7 +8,6 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::{get, post, routes, Route, State};
-use rusqlite::Connection;
 use serde::Serialize;
 
 use super::deployments::{self, Deployment};
@@ -18,6 +17,7 @@ use crate::auth::{ClientAddr, CsrfForm, NoFields, User};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::keys::parse::parse_public_key;
+use crate::keys::{self, SshKey};
 use crate::web::{Htmx, Reply, SeeOther, View};
 
 /// Routes of this module.
@@ -39,33 +39,6 @@ const DURATIONS: [i64; 9] = [
 ];
 /// Ended instances still listed on the page.
 const RECENT_ENDED: usize = 10;
-
-/// A saved SSH key offered as a checkbox.
-#[derive(Debug, Serialize)]
-struct SavedKey {
-    id: i64,
-    name: String,
-    algorithm: String,
-    bits: i64,
-    fingerprint: String,
-}
-
-fn saved_keys(conn: &Connection, user: &User) -> Result<Vec<SavedKey>, AppError> {
-    let mut stmt = conn.prepare(
-        "SELECT id, name, algorithm, bits, fingerprint, public_key FROM ssh_keys
-         WHERE user_id = ?1 ORDER BY name",
-    )?;
-    let rows = stmt.query_map([user.id], |r| {
-        Ok(SavedKey {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            algorithm: r.get(2)?,
-            bits: r.get(3)?,
-            fingerprint: r.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
 
 /// A workspace type offered as "any free robot of it".
 #[derive(Debug, Serialize)]
@@ -97,7 +70,7 @@ struct PageCtx {
     instances: Vec<Instance>,
     robots: Vec<Deployment>,
     types: Vec<TypeChoice>,
-    keys: Vec<SavedKey>,
+    keys: Vec<SshKey>,
     durations: Vec<(i64, String)>,
     form: FormValues,
     error: Option<FormError>,
@@ -160,7 +133,7 @@ async fn page(
                 instances: shown,
                 robots,
                 types,
-                keys: saved_keys(conn, &user)?,
+                keys: keys::list_for(conn, &user)?,
                 durations: durations(max),
                 form,
                 error,

@@ -326,7 +326,18 @@ fn admin_disables_enables_and_rotates() {
 #[test]
 fn member_books_with_a_saved_key_and_sees_the_ssh_line() {
     let (lab, robot) = lab_with_member();
-    let key = save_key(&lab.data(), "mia", "laptop", ED25519);
+    // Saved on the SSH keys page, as a member would.
+    let resp = lab.post_form("/sshkeys", &[("key", ED25519), ("name", "laptop")]);
+    assert!(resp.status().class().is_success() || resp.status() == Status::SeeOther);
+    let key: i64 = db_of(&lab.data())
+        .run_blocking(|c| {
+            Ok(
+                c.query_row("SELECT id FROM ssh_keys WHERE name = 'laptop'", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .expect("key saved on the SSH keys page");
     let (status, page) = body(lab.client.get("/instances").dispatch());
     assert_eq!(status, Status::Ok);
     assert!(

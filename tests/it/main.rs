@@ -3,5 +3,6 @@
 mod cli;
 mod common;
 mod foundation;
+mod keys;
 mod lab;
 mod rerobots;
