@@ -42,7 +42,7 @@ pub enum DeploymentCommand {
         #[command(flatten)]
         data: DataDir,
     },
-    /// Stop a robot taking new instances (a running one goes on until it ends).
+    /// Stop a robot taking new instances; its key lookups are refused until it is enabled.
     Disable {
         /// The robot's id.
         id: String,

@@ -297,7 +297,8 @@ pub fn get(conn: &Connection, id: &str) -> Result<Deployment, AppError> {
     find(conn, id)?.ok_or_else(|| AppError::NotFound(format!("no robot with id {id}")))
 }
 
-/// Enables or disables a robot. A disabled robot takes no new instances; a running one goes on.
+/// Enables or disables a robot. A disabled robot takes no new instances (and the robot side
+/// refuses its key lookups, so nobody logs in to it until it is enabled again).
 pub fn set_enabled(conn: &Connection, id: &str, enabled: bool) -> Result<Deployment, AppError> {
     let changed = conn.execute(
         "UPDATE deployments SET enabled = ?2 WHERE id = ?1",
