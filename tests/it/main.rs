@@ -4,3 +4,5 @@ mod cli;
 mod common;
 mod foundation;
 mod keys;
+mod lab;
+mod rerobots;
