@@ -297,8 +297,9 @@ pub fn get(conn: &Connection, id: &str) -> Result<Deployment, AppError> {
     find(conn, id)?.ok_or_else(|| AppError::NotFound(format!("no robot with id {id}")))
 }
 
-/// Enables or disables a robot. A disabled robot takes no new instances (and the robot side
-/// refuses its key lookups, so nobody logs in to it until it is enabled again).
+/// Enables or disables a robot. A disabled robot takes no new instances, and disabling ends
+/// the one running on it (the robot side refuses its key lookups from then on anyway, so the
+/// booking could not be used).
 pub fn set_enabled(conn: &Connection, id: &str, enabled: bool) -> Result<Deployment, AppError> {
     let changed = conn.execute(
         "UPDATE deployments SET enabled = ?2 WHERE id = ?1",
@@ -306,6 +307,9 @@ pub fn set_enabled(conn: &Connection, id: &str, enabled: bool) -> Result<Deploym
     )?;
     if changed == 0 {
         return Err(AppError::NotFound(format!("no robot with id {id}")));
+    }
+    if !enabled {
+        super::instances::end_on_disabled_robot(conn, id)?;
     }
     get(conn, id)
 }

@@ -265,11 +265,45 @@ pub fn book(
     Ok(id)
 }
 
+/// Marks an instance ended at `at` and discards a private key nobody fetched. Returns false
+/// when it had ended already.
+fn end(conn: &Connection, id: &str, at: i64) -> Result<bool, AppError> {
+    let changed = conn.execute(
+        "UPDATE instances SET status = 'TERMINATED', ended = ?2,
+                private_key = CASE WHEN private_key IS NULL THEN NULL ELSE '' END
+         WHERE id = ?1 AND status <> 'TERMINATED'",
+        params![id, at],
+    )?;
+    Ok(changed > 0)
+}
+
+/// Ends the active instance of a robot being disabled, telling its owner why.
+pub fn end_on_disabled_robot(conn: &Connection, deployment_id: &str) -> Result<(), AppError> {
+    let active: Option<(String, i64, String)> = conn
+        .query_row(
+            "SELECT i.id, i.user_id, d.type FROM instances i
+             JOIN deployments d ON d.id = i.deployment_id
+             WHERE i.deployment_id = ?1 AND i.status <> 'TERMINATED'",
+            [deployment_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((id, user_id, kind)) = active {
+        if end(conn, &id, now())? {
+            let detail = format!(
+                "{kind} robot {deployment_id}, instance {id}: the robot was disabled by an admin"
+            );
+            users::record_event(conn, user_id, "instance terminated", &detail, None)?;
+        }
+    }
+    Ok(())
+}
+
 /// Ends every instance whose time is up, logging "instance expired" for each; returns how many.
 pub fn sweep_expired(conn: &Connection) -> Result<usize, AppError> {
     let t = now();
     let mut stmt = conn.prepare(
-        "SELECT i.id, i.user_id, d.type, d.id FROM instances i
+        "SELECT i.id, i.user_id, d.type, d.id, i.expires FROM instances i
          JOIN deployments d ON d.id = i.deployment_id
          WHERE i.status <> 'TERMINATED' AND i.expires <= ?1",
     )?;
@@ -280,17 +314,12 @@ pub fn sweep_expired(conn: &Connection) -> Result<usize, AppError> {
                 r.get::<_, i64>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    for (id, user_id, kind, robot) in &due {
-        let ended = conn.execute(
-            "UPDATE instances SET status = 'TERMINATED', ended = expires,
-                    private_key = CASE WHEN private_key IS NULL THEN NULL ELSE '' END
-             WHERE id = ?1 AND status <> 'TERMINATED'",
-            [id],
-        )?;
-        if ended > 0 {
+    for (id, user_id, kind, robot, expires) in &due {
+        if end(conn, id, *expires)? {
             let detail = format!("{kind} robot {robot}, instance {id}");
             users::record_event(conn, *user_id, "instance expired", &detail, None)?;
         }
@@ -311,12 +340,7 @@ pub fn terminate(
         sweep_expired(conn)?;
         return Ok(false);
     }
-    conn.execute(
-        "UPDATE instances SET status = 'TERMINATED', ended = ?2,
-                private_key = CASE WHEN private_key IS NULL THEN NULL ELSE '' END
-         WHERE id = ?1 AND status <> 'TERMINATED'",
-        params![id, now()],
-    )?;
+    end(conn, id, now())?;
     let detail = format!(
         "{} robot {}, instance {id}",
         instance.deployment.kind, instance.deployment.id

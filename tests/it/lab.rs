@@ -934,3 +934,39 @@ fn deployment_command_line() {
         .unwrap();
     assert_eq!(hash, labgate::auth::sha256_hex(fresh));
 }
+
+#[test]
+fn disabling_a_robot_ends_its_instance_and_deleting_a_key_takes_it_off() {
+    let (lab, robot) = lab_with_member();
+    let key = save_key(&lab.data(), "mia", "laptop", ED25519);
+    let resp = lab.post_form(
+        "/instances",
+        &[
+            ("robot", &robot),
+            ("duration", "3600"),
+            ("keys", &key.to_string()),
+        ],
+    );
+    assert_eq!(resp.status(), Status::SeeOther);
+    let db = db_of(&lab.data());
+    let id = instance_ids(&db, "mia").remove(0);
+    let allowed = |db: &Db| -> i64 {
+        db.run_blocking(
+            |c| Ok(c.query_row("SELECT COUNT(*) FROM instance_keys", [], |r| r.get(0))?),
+        )
+        .unwrap()
+    };
+    assert_eq!(allowed(&db), 1);
+    // The member deletes the saved key: it no longer opens the running instance.
+    let resp = lab.post_form(&format!("/sshkeys/{key}/delete"), &[]);
+    assert_eq!(resp.status(), Status::SeeOther);
+    assert_eq!(allowed(&db), 0);
+    // An admin disables the robot: the booking ends and its owner is told why.
+    let (ok, _, err) = cli(&lab.data(), &["deployment", "disable", &robot], None);
+    assert!(ok, "{err}");
+    let (status, _, ended, _) = instance_row(&db, &id);
+    assert_eq!(status, "TERMINATED");
+    assert!(ended.is_some());
+    let (_, account) = body(lab.client.get("/account").dispatch());
+    assert!(account.contains("the robot was disabled by an admin"));
+}
