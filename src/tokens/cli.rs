@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::jwt::SigningKey;
-use super::{issue, recorded_issuer, Via, DEFAULT_DURATION};
+use super::{draft, record, recorded_issuer, Via, DEFAULT_DURATION};
 use crate::auth::{users, User};
 use crate::config::{default_public_url, Config, DataDir};
 use crate::error::AppError;
@@ -70,17 +70,9 @@ pub fn run(cmd: TokenCommand) -> Result<(), AppError> {
                     username: account.username,
                     is_admin: account.is_admin,
                 };
-                let (info, text) = issue(
-                    tx,
-                    &key,
-                    &config,
-                    &user,
-                    duration,
-                    &scope,
-                    &note,
-                    Via::CommandLine,
-                )?;
-                Ok((info, text, config.public_url))
+                let made = draft(&key, &config, &user, duration, &scope, &note)?;
+                record(tx, &config, &user, &made, Via::CommandLine)?;
+                Ok((made.info, made.text, config.public_url))
             })?;
             eprintln!(
                 "API token for {name} ({}), valid until {}, for {issuer}",

@@ -3,7 +3,7 @@
 //! Both live in the `settings` table: [`super::MAX_SECONDS_KEY`] (`token_max_seconds`, absent
 //! meaning no limit; `LABGATE_TOKEN_MAX_SECONDS` also applies and the smaller wins) and
 //! [`INSTANCE_MAX_KEY`] (`instance_max_seconds`, absent meaning 24 hours), which the lab reads
-//! through [`instance_max_seconds`].
+//! with [`crate::lab::instances::max_seconds`].
 
 use rocket::form::FromForm;
 use rocket::http::Status;
@@ -16,6 +16,7 @@ use crate::auth::{users, Admin, ClientAddr, CsrfForm};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::lab::instances;
 use crate::web::{Htmx, Reply, SeeOther, View};
 
 /// Routes of the limits page.
@@ -23,10 +24,8 @@ pub fn routes() -> Vec<Route> {
     routes![get_limits, post_limits]
 }
 
-/// Settings key of the longest instance booking, in seconds.
-pub const INSTANCE_MAX_KEY: &str = "instance_max_seconds";
-/// The longest instance booking when the admin has set none: 24 hours.
-pub const DEFAULT_INSTANCE_MAX: i64 = 86400;
+/// Settings key of the longest instance booking, in seconds (owned by the lab).
+pub use crate::lab::instances::MAX_SECONDS_KEY as INSTANCE_MAX_KEY;
 /// Booking lengths the admin can choose from, in seconds, with their labels.
 pub const INSTANCE_CHOICES: [(i64, &str); 5] = [
     (3600, "1 hour"),
@@ -35,14 +34,6 @@ pub const INSTANCE_CHOICES: [(i64, &str); 5] = [
     (86400, "24 hours"),
     (7 * 86400, "7 days"),
 ];
-
-/// The longest instance booking allowed now, in seconds (24 hours unless an admin chose).
-pub fn instance_max_seconds(conn: &Connection) -> Result<i64, AppError> {
-    Ok(users::setting(conn, INSTANCE_MAX_KEY)?
-        .and_then(|v| v.parse::<i64>().ok())
-        .filter(|s| *s > 0)
-        .unwrap_or(DEFAULT_INSTANCE_MAX))
-}
 
 /// The admin-set token maximum alone (without the operator's environment variable).
 fn token_setting(conn: &Connection) -> Result<Option<i64>, AppError> {
@@ -63,7 +54,7 @@ struct LimitsCtx {
 
 async fn limits_view(db: &Db, config: &Config, error: Option<String>) -> Result<View, AppError> {
     let (token_max, instance_max) = db
-        .run(|conn| Ok((token_setting(conn)?, instance_max_seconds(conn)?)))
+        .run(|conn| Ok((token_setting(conn)?, instances::max_seconds(conn)?)))
         .await?;
     Ok(View::new(
         "admin/limits.html",

@@ -209,7 +209,9 @@ pub fn record(
     users::record_event(conn, user.id, "API token made", &detail, via.address())
 }
 
-/// Makes a token for `user`, records it and the event, and returns its row and text.
+/// Makes a token for `user` as the web console does (the event carries `address`), records
+/// it and the event, and returns its row and text. See [`draft`] and [`record`] to say
+/// otherwise where it came from.
 #[allow(clippy::too_many_arguments)]
 pub fn issue(
     conn: &Connection,
@@ -219,10 +221,10 @@ pub fn issue(
     duration: i64,
     scope: &str,
     note: &str,
-    via: Via<'_>,
+    address: Option<&str>,
 ) -> Result<(TokenInfo, String), AppError> {
     let draft = draft(key, config, user, duration, scope, note)?;
-    record(conn, config, user, &draft, via)?;
+    record(conn, config, user, &draft, Via::Web(address))?;
     Ok((draft.info, draft.text))
 }
 

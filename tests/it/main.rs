@@ -3,4 +3,7 @@
 mod cli;
 mod common;
 mod foundation;
+mod keys;
+mod lab;
+mod rerobots;
 mod tokens;

@@ -167,13 +167,24 @@ fn purge_revokes_every_token_of_the_caller() {
 
 #[test]
 fn read_only_tokens_read_and_give_up_access() {
-    // `ro` may read, and may revoke or purge its owner's tokens (that only takes access away;
-    // see tokens/api.rs). The 403 of `require_write` is exercised by the routes that write
-    // (SSH keys, instances) in their own tests.
+    // `ro` may read, may not write (403 on adding an SSH key), and may revoke or purge its
+    // owner's tokens (that only takes access away; see tokens/api.rs).
     let lab = lab_with_alice();
     let (_, ro) = make(&lab, &[("scope", "ro")]);
     let (_, rw) = make(&lab, &[("scope", "rw")]);
     assert_eq!(api_status(&lab, &ro), Status::Ok);
+    let key = std::fs::read_to_string("tests/fixtures/keys/ed25519.pub").unwrap();
+    let body = serde_json::json!({ "name": "laptop", "key": key }).to_string();
+    let add = |token: &str| {
+        lab.client
+            .post("/api/sshkeys")
+            .header(Header::new("Authorization", format!("Bearer {token}")))
+            .body(body.clone())
+            .dispatch()
+            .status()
+    };
+    assert_eq!(add(&ro), Status::Forbidden, "ro cannot write");
+    assert_eq!(add(&rw), Status::Created, "rw can");
     let resp = api_post(&lab, "/api/purge", &ro);
     assert_eq!(resp.status(), Status::Ok);
     assert_eq!(api_status(&lab, &rw), Status::Unauthorized);

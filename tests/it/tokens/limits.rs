@@ -49,7 +49,7 @@ fn admin_sets_limits_members_cannot() {
         Some("14400")
     );
     let instance_max = db(&lab)
-        .run_blocking(|conn| labgate::tokens::limits::instance_max_seconds(conn))
+        .run_blocking(|conn| labgate::lab::instances::max_seconds(conn))
         .unwrap();
     assert_eq!(instance_max, 14400);
     let page = lab
