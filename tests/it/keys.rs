@@ -651,7 +651,7 @@ fn delete_without_javascript_redirects_with_a_flash() {
     assert!(row.contains(&format!(
         "<form method=\"post\" action=\"/sshkeys/{id}/delete\" hx-post=\"/sshkeys/{id}/delete\" \
          hx-target=\"closest tr\" hx-swap=\"outerHTML\" \
-         hx-confirm=\"Delete the SSH key gone soon? This cannot be undone.\">"
+         hx-confirm=\"Delete the SSH key gone soon? It stops working at once, on running instances too. This cannot be undone.\">"
     )));
     let resp = lab.post_form(&format!("/sshkeys/{id}/delete"), &[]);
     assert_eq!(resp.status(), Status::SeeOther);

@@ -4,5 +4,8 @@ mod cli;
 mod common;
 mod foundation;
 mod keys;
+mod lab;
+mod rerobots;
 mod robot;
 mod sshd;
+mod tokens;
