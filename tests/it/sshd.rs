@@ -1,4 +1,6 @@
-//! A real OpenSSH server asking a real labgate, through the helper, who may log in.
+//! A real OpenSSH server asking a real labgate, through the helper, who may log in. Everything
+//! goes the way people do it: `labgate deployment add`, keys saved and a robot booked by a
+//! member on the pages and the API, the helper installed as the README says.
 //!
 //! Needs root (sshd, useradd, a root-owned directory for the helper) and openssh-server; run by
 //! `.ci/run` with `--include-ignored`. Everything it makes is removed afterwards except the two
@@ -12,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use crate::robot::{credential_file, fixture};
+use crate::robot::credential_file;
 
 /// The account people log in to on the robot.
 const LOGIN_USER: &str = "labgate-sshd-test";
@@ -114,14 +116,13 @@ struct Sshd {
 }
 
 impl Sshd {
-    fn start(dir: &Path, command: &str) -> Sshd {
+    fn start(dir: &Path, port: u16, command: &str) -> Sshd {
         fs::create_dir_all("/run/sshd").expect("/run/sshd");
         let host_key = dir.join("host_ed25519");
         let (ok, out) = run(Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-f"])
             .arg(&host_key));
         assert!(ok, "host key: {out}");
-        let port = free_port();
         let mut config = format!(
             "ListenAddress 127.0.0.1\n\
              HostKey {host_key}\n\
@@ -249,10 +250,105 @@ fn key_pair(dir: &Path, name: &str) -> (PathBuf, String) {
     (path, public.trim().to_owned())
 }
 
-fn canonical(line: &str) -> String {
-    labgate::keys::parse::parse_public_key(line)
-        .expect("valid key")
-        .canonical
+/// The value after `prefix` on one of `out`'s lines.
+fn printed(out: &str, prefix: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} in {out:?}"))
+        .trim()
+        .to_owned()
+}
+
+/// Talks to the served labgate as a member would: the JSON API with a token, and the pages with
+/// a session cookie.
+struct Member {
+    agent: ureq::Agent,
+    url: String,
+    token: String,
+    cookie: String,
+}
+
+impl Member {
+    fn new(url: &str, data: &Path, name: &str, password: &str) -> Member {
+        let (ok, token, err) = cli(data, &["token", "issue", name], None);
+        assert!(ok, "token issue: {err}");
+        let agent = ureq::AgentBuilder::new().redirects(0).build();
+        let resp = agent
+            .post(&format!("{url}/login"))
+            .send_form(&[("username", name), ("password", password)])
+            .expect("login");
+        assert_eq!(resp.status(), 303, "login");
+        let cookie = resp
+            .header("Set-Cookie")
+            .and_then(|c| c.split(';').next())
+            .expect("session cookie")
+            .to_owned();
+        Member {
+            agent,
+            url: url.to_owned(),
+            token: token.trim().to_owned(),
+            cookie,
+        }
+    }
+
+    /// An API call; returns status and body.
+    fn api(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> (u16, String) {
+        let req = self
+            .agent
+            .request(method, &format!("{}/api{path}", self.url))
+            .set("Authorization", &format!("Bearer {}", self.token));
+        let result = match body {
+            Some(b) => req
+                .set("Content-Type", "application/json")
+                .send_string(&b.to_string()),
+            None => req.call(),
+        };
+        match result {
+            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
+    }
+
+    fn json(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+        let (status, text) = self.api(method, path, body);
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A page as the signed-in member sees it.
+    fn page(&self, path: &str) -> String {
+        self.agent
+            .get(&format!("{}{path}", self.url))
+            .set("Cookie", &self.cookie)
+            .call()
+            .expect("page")
+            .into_string()
+            .expect("page text")
+    }
+
+    /// Posts a form of the page at `path` to `action`, with that page's CSRF token.
+    fn post_form(&self, path: &str, action: &str, fields: &[(&str, &str)]) -> u16 {
+        let csrf = csrf_from(&self.page(path)).expect("csrf token on the page");
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &csrf));
+        match self
+            .agent
+            .post(&format!("{}{action}", self.url))
+            .set("Cookie", &self.cookie)
+            .set("Origin", &self.url)
+            .send_form(&all)
+        {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, r)) => {
+                panic!("{action}: {code} {}", r.into_string().unwrap_or_default())
+            }
+            Err(e) => panic!("{action}: {e}"),
+        }
+    }
 }
 
 #[test]
@@ -269,62 +365,102 @@ fn sshd_lets_in_exactly_the_booked_key_while_the_instance_lasts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     let served = Served::start(&data);
-    let db = fixture::db(&data);
-    let (ok, _, err) = cli(&data, &["user", "add", "alice"], None);
-    assert!(ok, "{err}");
-    let alice = fixture::user_id(&db, "alice");
-    let robot = fixture::add_robot(&db, "ur5e", LOGIN_USER);
+    let port = free_port();
+
+    // The lab admin registers the robot, as the README says.
+    let (ok, out, err) = cli(
+        &data,
+        &[
+            "deployment",
+            "add",
+            "--type",
+            "ur5e",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--user",
+            LOGIN_USER,
+        ],
+        None,
+    );
+    assert!(ok, "deployment add: {err}");
+    let robot_id = printed(&out, "id: ");
+    let credential = printed(&out, "credential: ");
+
+    // Alice saves two keys and books the robot with one of them on the instances page.
+    let (ok, out, err) = cli(&data, &["user", "add", "alice"], None);
+    assert!(ok, "user add: {err}");
+    let alice = Member::new(&served.url, &data, "alice", &printed(&out, "password: "));
     let (chosen, chosen_pub) = key_pair(dir.path(), "chosen");
     let (other, other_pub) = key_pair(dir.path(), "other");
-    let chosen_id = fixture::save_key(&db, alice, "laptop", &chosen_pub);
-    let other_id = fixture::save_key(&db, alice, "desktop", &other_pub);
-    let booking = fixture::book(
-        &db,
-        &robot,
-        alice,
-        "READY",
-        labgate::db::now() + 3600,
-        &[(&canonical(&chosen_pub), Some(chosen_id))],
+    let saved = |name: &str, key: &str| {
+        let body = serde_json::json!({ "name": name, "key": key });
+        alice.json("POST", "/sshkeys", Some(body))["id"]
+            .as_i64()
+            .expect("key id")
+    };
+    let chosen_id = saved("laptop", &chosen_pub);
+    let other_id = saved("desktop", &other_pub);
+    let status = alice.post_form(
+        "/instances",
+        "/instances",
+        &[
+            ("robot", &robot_id),
+            ("duration", "3600"),
+            ("keys", &chosen_id.to_string()),
+        ],
     );
+    assert_eq!(status, 303, "booking on the page");
+    let instances = alice.json("GET", "/instances", None);
+    let instance = instances["workspace_instances"][0]
+        .as_str()
+        .expect("the booked instance")
+        .to_owned();
 
-    let installed = Installed::new(&robot.credential);
+    let installed = Installed::new(&credential);
     let command = format!(
-        "{} authorized-keys --url {} --deployment {} --credential-file {} %u %f",
+        "{} authorized-keys --url {} --deployment {robot_id} --credential-file {} %u %f",
         installed.bin.display(),
         served.url,
-        robot.id,
         installed.credential().display()
     );
-    let sshd = Sshd::start(dir.path(), &command);
+    let sshd = Sshd::start(dir.path(), port, &command);
 
     assert!(
         sshd.login(&chosen, LOGIN_USER),
         "the chosen key must log in: {}",
         sshd.log_text()
     );
-    let (at, on) = fixture::last_used(&db, chosen_id);
-    assert!(at.is_some(), "last used not written");
-    assert_eq!(on, Some(format!("ur5e ({})", &robot.id[..8])));
+    // The saved key now reads as last used on this robot, in the API and on the keys page.
+    let keys = alice.json("GET", "/sshkeys", None);
+    let last_used = |id: i64| {
+        keys.as_array()
+            .and_then(|a| a.iter().find(|k| k["id"].as_i64() == Some(id)))
+            .map(|k| k["last_used"].clone())
+            .expect("key listed")
+    };
+    assert!(last_used(chosen_id).is_i64(), "{keys}");
+    assert!(last_used(other_id).is_null(), "{keys}");
+    let label = format!("on ur5e ({})", &robot_id[..8]);
+    assert!(
+        alice.page("/sshkeys").contains(&label),
+        "{label} on /sshkeys"
+    );
 
     assert!(
         !sshd.login(&other, LOGIN_USER),
         "a key not chosen is refused"
     );
-    assert_eq!(fixture::last_used(&db, other_id), (None, None));
     assert!(!sshd.login(&chosen, "root"), "only the robot's login user");
 
-    fixture::terminate(&db, &booking);
+    alice.json("POST", &format!("/terminate/{instance}"), None);
     assert!(!sshd.login(&chosen, LOGIN_USER), "refused after terminate");
 
-    // Booked again: in again (so the refusals above were the lab's decision, not a breakage).
-    fixture::book(
-        &db,
-        &robot,
-        alice,
-        "READY",
-        labgate::db::now() + 3600,
-        &[(&canonical(&chosen_pub), Some(chosen_id))],
-    );
+    // Booked again through the rerobots API with the key pasted: in again, so the refusals
+    // above were the lab's decision, not a breakage.
+    let body = serde_json::json!({ "sshkey": chosen_pub, "expire_d": 600 });
+    alice.json("POST", &format!("/new/{robot_id}"), Some(body));
     assert!(
         sshd.login(&chosen, LOGIN_USER),
         "in again: {}",
