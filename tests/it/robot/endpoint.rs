@@ -429,3 +429,29 @@ fn last_used_is_written_at_most_once_a_minute() {
         .0
         .is_some_and(|t| t > older + 30));
 }
+
+#[test]
+fn a_rotated_credential_replaces_the_old_one_at_once() {
+    let s = scene();
+    let (ok, out, err) = cli(
+        &s.lab.data(),
+        &["deployment", "rotate-credential", &s.robot.id],
+        None,
+    );
+    assert!(ok, "rotate-credential: {err}");
+    let fresh = out
+        .lines()
+        .find_map(|l| l.strip_prefix("credential: "))
+        .expect("new credential printed")
+        .trim()
+        .to_owned();
+    assert_refused(
+        &s.lab,
+        &s.robot.id,
+        Some(&s.robot.credential),
+        "old credential",
+    );
+    let (status, _, body) = ask(&s.lab, &s.robot.id, "", Some(&fresh));
+    assert_eq!(status, Status::Ok);
+    assert_eq!(body.lines().count(), 2);
+}
