@@ -129,6 +129,32 @@ impl<'r> rocket::request::FromRequest<'r> for Htmx {
     }
 }
 
+/// `enable` or `disable` as the last path segment: one route switches a thing on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    Enable,
+    Disable,
+}
+
+impl Switch {
+    /// Whether the thing ends up on.
+    pub fn on(self) -> bool {
+        self == Switch::Enable
+    }
+}
+
+impl<'a> rocket::request::FromParam<'a> for Switch {
+    type Error = &'a str;
+
+    fn from_param(param: &'a str) -> Result<Switch, &'a str> {
+        match param {
+            "enable" => Ok(Switch::Enable),
+            "disable" => Ok(Switch::Disable),
+            other => Err(other),
+        }
+    }
+}
+
 /// An `HX-Trigger` header that makes the page show a toast.
 pub fn toast_header(message: &str, level: &str) -> Header<'static> {
     let value = serde_json::json!({ "toast": { "message": message, "level": level } });

@@ -1,6 +1,7 @@
 //! Who is asking: sessions, the `User` and `Admin` request guards, CSRF protection and login
 //! throttling. Accounts themselves live in [`users`]; the pages in [`routes`].
 
+pub mod admin;
 pub mod cli;
 pub mod routes;
 pub mod throttle;
@@ -18,7 +19,12 @@ use crate::config::Config;
 use crate::db::{now, Db};
 use crate::error::{guard_error, AppError};
 
-pub use routes::routes;
+/// Routes of the account system: sign-in, `/account` and `/admin/users`.
+pub fn routes() -> Vec<rocket::Route> {
+    let mut all = routes::routes();
+    all.extend(admin::routes());
+    all
+}
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "labgate_session";

@@ -1,4 +1,4 @@
-//! Pages of the account system: login and logout, `/account`, and `/admin/users`.
+//! Pages of the account system: login and logout, and `/account`.
 
 use rocket::form::{Form, FromForm};
 use rocket::http::{CookieJar, Status};
@@ -6,10 +6,9 @@ use rocket::{get, post, routes, Route, State};
 use serde::Serialize;
 
 use super::throttle::{Throttle, Verdict};
-use super::users::{self, Account};
+use super::users;
 use super::{
-    create_session, session_cookie, Admin, ClientAddr, CsrfForm, NoFields, SameOrigin, Session,
-    User,
+    create_session, session_cookie, ClientAddr, CsrfForm, NoFields, SameOrigin, Session, User,
 };
 use crate::config::Config;
 use crate::db::Db;
@@ -24,13 +23,7 @@ pub fn routes() -> Vec<Route> {
         post_login,
         post_logout,
         get_account,
-        post_password,
-        get_admin,
-        get_users,
-        post_users,
-        post_user_disable,
-        post_user_enable,
-        post_user_reset
+        post_password
     ]
 }
 
@@ -131,10 +124,7 @@ async fn post_login(
         Some((hash, account)) => (hash, Some(account)),
         None => (users::decoy_hash().to_owned(), None),
     };
-    let matches =
-        rocket::tokio::task::spawn_blocking(move || users::verify_password(&hash, &password))
-            .await
-            .map_err(|e| AppError::internal(format!("password check failed: {e}")))?;
+    let matches = users::verify_password_off(hash, password).await?;
     let account = match account {
         Some(account) if matches => account,
         known => {
@@ -265,15 +255,10 @@ async fn post_password(
     }
     let id = user.id;
     let hash = db.run(move |conn| users::password_hash(conn, id)).await?;
-    let ok = rocket::tokio::task::spawn_blocking(move || users::verify_password(&hash, &current))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?;
-    if !ok {
+    if !users::verify_password_off(hash, current).await? {
         return refuse("the current password is wrong".into()).await;
     }
-    let new_hash = rocket::tokio::task::spawn_blocking(move || users::hash_password(&new))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))??;
+    let new_hash = users::hash_password_off(new).await?;
     let keep = session.id_hash.clone();
     let address = addr.0;
     let config = config.inner().clone();
@@ -294,188 +279,4 @@ async fn post_password(
         "Password changed. Every other session was signed out.",
     )
     .into())
-}
-
-#[get("/admin")]
-fn get_admin(_admin: Admin) -> SeeOther {
-    SeeOther::to("/admin/users")
-}
-
-#[derive(Serialize)]
-struct UsersCtx {
-    users: Vec<Account>,
-    error: Option<String>,
-    username: String,
-    /// A password just generated, shown once.
-    created: Option<(String, String)>,
-}
-
-async fn users_view(
-    db: &Db,
-    ctx_error: Option<String>,
-    username: String,
-    created: Option<(String, String)>,
-) -> Result<View, AppError> {
-    let users = db.run(|conn| users::list(conn)).await?;
-    Ok(View::new(
-        "admin/users.html",
-        UsersCtx {
-            users,
-            error: ctx_error,
-            username,
-            created,
-        },
-    ))
-}
-
-#[get("/admin/users")]
-async fn get_users(_admin: Admin, db: &State<Db>) -> Result<View, AppError> {
-    users_view(db, None, String::new(), None).await
-}
-
-#[derive(FromForm)]
-struct NewUserForm {
-    #[field(default = String::new())]
-    username: String,
-    #[field(default = false)]
-    is_admin: bool,
-}
-
-#[post("/admin/users", data = "<form>")]
-async fn post_users(
-    addr: ClientAddr,
-    admin: Admin,
-    form: CsrfForm<NewUserForm>,
-    db: &State<Db>,
-) -> Result<View, AppError> {
-    let NewUserForm { username, is_admin } = form.0;
-    let username = username.trim().to_owned();
-    if let Err(msg) = users::check_username(&username) {
-        return Ok(users_view(db, Some(msg), username, None)
-            .await?
-            .status(Status::UnprocessableEntity));
-    }
-    let password = users::generate_password();
-    let pw = password.clone();
-    let hash = rocket::tokio::task::spawn_blocking(move || users::hash_password(&pw))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))??;
-    let name = username.clone();
-    let address = addr.0;
-    let made = db
-        .write(move |tx| {
-            let id = users::create(tx, &name, &hash, is_admin)?;
-            users::record_event(
-                tx,
-                id,
-                "account created",
-                &format!("by {}", admin.0.username),
-                address.as_deref(),
-            )?;
-            Ok(id)
-        })
-        .await;
-    match made {
-        Ok(_) => users_view(db, None, String::new(), Some((username, password))).await,
-        Err(AppError::Conflict(msg) | AppError::Invalid(msg)) => {
-            Ok(users_view(db, Some(msg), username, None)
-                .await?
-                .status(Status::UnprocessableEntity))
-        }
-        Err(e) => Err(e),
-    }
-}
-
-async fn set_disabled(
-    admin: Admin,
-    id: i64,
-    disabled: bool,
-    db: &Db,
-    address: Option<String>,
-) -> Result<SeeOther, AppError> {
-    if admin.0.id == id && disabled {
-        return Err(AppError::Invalid(
-            "you cannot disable your own account".into(),
-        ));
-    }
-    let name = db
-        .write(move |tx| {
-            let account = users::get(tx, id)?;
-            users::set_disabled(tx, id, disabled)?;
-            let kind = if disabled {
-                "account disabled"
-            } else {
-                "account enabled"
-            };
-            users::record_event(
-                tx,
-                id,
-                kind,
-                &format!("by {}", admin.0.username),
-                address.as_deref(),
-            )?;
-            Ok(account.username)
-        })
-        .await?;
-    let word = if disabled { "disabled" } else { "enabled" };
-    Ok(SeeOther::with_flash(
-        "/admin/users",
-        format!("{name} is {word}."),
-    ))
-}
-
-#[post("/admin/users/<id>/disable", data = "<_form>")]
-async fn post_user_disable(
-    addr: ClientAddr,
-    admin: Admin,
-    id: i64,
-    _form: CsrfForm<NoFields>,
-    db: &State<Db>,
-) -> Result<SeeOther, AppError> {
-    set_disabled(admin, id, true, db, addr.0).await
-}
-
-#[post("/admin/users/<id>/enable", data = "<_form>")]
-async fn post_user_enable(
-    addr: ClientAddr,
-    admin: Admin,
-    id: i64,
-    _form: CsrfForm<NoFields>,
-    db: &State<Db>,
-) -> Result<SeeOther, AppError> {
-    set_disabled(admin, id, false, db, addr.0).await
-}
-
-#[post("/admin/users/<id>/reset-password", data = "<_form>")]
-async fn post_user_reset(
-    addr: ClientAddr,
-    admin: Admin,
-    id: i64,
-    _form: CsrfForm<NoFields>,
-    db: &State<Db>,
-    config: &State<Config>,
-) -> Result<View, AppError> {
-    let password = users::generate_password();
-    let pw = password.clone();
-    let hash = rocket::tokio::task::spawn_blocking(move || users::hash_password(&pw))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))??;
-    let address = addr.0;
-    let config = config.inner().clone();
-    let name = db
-        .write(move |tx| {
-            let account = users::get(tx, id)?;
-            users::set_password(tx, id, &hash, None)?;
-            users::record_event(
-                tx,
-                id,
-                "password reset",
-                &format!("by {}", admin.0.username),
-                address.as_deref(),
-            )?;
-            forget_initial_password(tx, &config, id)?;
-            Ok(account.username)
-        })
-        .await?;
-    users_view(db, None, String::new(), Some((name, password))).await
 }

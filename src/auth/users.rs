@@ -62,6 +62,20 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// [`hash_password`] on the blocking pool: argon2 is tens of milliseconds of CPU by design.
+pub async fn hash_password_off(password: String) -> Result<String, AppError> {
+    rocket::tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AppError::internal(format!("password hashing task: {e}")))?
+}
+
+/// [`verify_password`] on the blocking pool.
+pub async fn verify_password_off(hash: String, password: String) -> Result<bool, AppError> {
+    rocket::tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+        .await
+        .map_err(|e| AppError::internal(format!("password check task: {e}")))
+}
+
 /// A hash of a random password, so that checking an unknown username costs as much as a known one.
 pub fn decoy_hash() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -9,17 +9,11 @@ use super::deployments::{self, Deployment, FieldError, NewDeployment};
 use crate::auth::{users, Admin, ClientAddr, CsrfForm, NoFields};
 use crate::db::Db;
 use crate::error::AppError;
-use crate::web::{Htmx, Reply, SeeOther, View};
+use crate::web::{Htmx, Reply, SeeOther, Switch, View};
 
 /// Routes of this module.
 pub fn routes() -> Vec<Route> {
-    routes![
-        get_deployments,
-        post_deployments,
-        post_enable,
-        post_disable,
-        post_rotate
-    ]
+    routes![get_deployments, post_deployments, post_switch, post_rotate]
 }
 
 /// A robot credential just made, shown once.
@@ -186,28 +180,18 @@ async fn set_enabled(
     Ok(SeeOther::with_flash("/admin/deployments", message).into())
 }
 
-#[post("/admin/deployments/<id>/enable", data = "<_form>")]
-async fn post_enable(
+// Ranked after the fixed `rotate-credential` route of the same shape.
+#[post("/admin/deployments/<id>/<switch>", data = "<_form>", rank = 2)]
+async fn post_switch(
     admin: Admin,
     hx: Htmx,
     addr: ClientAddr,
     id: &str,
+    switch: Switch,
     _form: CsrfForm<NoFields>,
     db: &State<Db>,
 ) -> Result<Reply, AppError> {
-    set_enabled(admin, hx, addr, id, true, db).await
-}
-
-#[post("/admin/deployments/<id>/disable", data = "<_form>")]
-async fn post_disable(
-    admin: Admin,
-    hx: Htmx,
-    addr: ClientAddr,
-    id: &str,
-    _form: CsrfForm<NoFields>,
-    db: &State<Db>,
-) -> Result<Reply, AppError> {
-    set_enabled(admin, hx, addr, id, false, db).await
+    set_enabled(admin, hx, addr, id, switch.on(), db).await
 }
 
 #[post("/admin/deployments/<id>/rotate-credential", data = "<_form>")]

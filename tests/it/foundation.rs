@@ -364,3 +364,28 @@ fn an_oversized_form_is_refused_with_a_message_and_nothing_saved() {
     let page = lab.client.get("/sshkeys").dispatch().into_string().unwrap();
     assert!(!page.contains(">big<"));
 }
+
+#[test]
+fn only_enable_and_disable_switch_an_account() {
+    let lab = Lab::new();
+    lab.add_user("kim", false);
+    lab.login_admin();
+    let body = lab
+        .client
+        .get("/admin/users")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    let id = find_user_id(&body, "kim").expect("kim's row");
+    let resp = lab.post_form(&format!("/admin/users/{id}/explode"), &[]);
+    assert_eq!(resp.status(), Status::NotFound);
+    let resp = lab.post_form(&format!("/admin/users/{id}/disable"), &[]);
+    assert_eq!(resp.status(), Status::SeeOther);
+    let body = lab
+        .client
+        .get("/admin/users")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(body.contains("kim is disabled."));
+}
