@@ -155,10 +155,12 @@ async fn post_user_switch(
     addr: ClientAddr,
     admin: Admin,
     id: i64,
-    switch: Switch,
+    switch: Result<Switch, &str>,
     _form: CsrfForm<NoFields>,
     db: &State<Db>,
 ) -> Result<SeeOther, AppError> {
+    // Any other word is a page that does not exist, not malformed input.
+    let switch = switch.map_err(|_| AppError::not_found())?;
     set_disabled(admin, id, !switch.on(), db, addr.0).await
 }
 

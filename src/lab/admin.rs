@@ -187,10 +187,12 @@ async fn post_switch(
     hx: Htmx,
     addr: ClientAddr,
     id: &str,
-    switch: Switch,
+    switch: Result<Switch, &str>,
     _form: CsrfForm<NoFields>,
     db: &State<Db>,
 ) -> Result<Reply, AppError> {
+    // Any other word is a page that does not exist, not malformed input.
+    let switch = switch.map_err(|_| AppError::not_found())?;
     set_enabled(admin, hx, addr, id, switch.on(), db).await
 }
 
