@@ -1,0 +1,202 @@
+//! The console in a real browser: each test starts `labgate serve` on a temporary data
+//! directory, prepares data with the command line, and runs one Node script from
+//! `tests/browser/` that drives Debian's Chromium through playwright-core. A script passes
+//! only when every step it takes sees what a person should see and no page logged an error,
+//! broke the CSP, asked another origin for anything or got an unintended HTTP error.
+//!
+//! Ignored by default: they need `chromium`, `node` and `npm ci --prefix tests/browser`
+//! (`.ci/run` provides all three). Run them with
+//! `cargo test --test it browser:: -- --include-ignored`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{cli, Served};
+
+/// How long one script may run before it is stopped and the test fails.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// A running server on its own data directory.
+struct Site {
+    dir: tempfile::TempDir,
+    served: Served,
+}
+
+impl Site {
+    fn start() -> Site {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let served = Served::start(&dir.path().join("data"));
+        Site { dir, served }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The first admin's generated password.
+    fn admin_password(&self) -> String {
+        std::fs::read_to_string(self.data().join("initial-admin-password"))
+            .expect("initial admin password")
+            .trim()
+            .to_owned()
+    }
+
+    /// Adds a member through the command line, as a lab admin would, and returns the password.
+    fn member(&self, name: &str) -> String {
+        let password = format!("{name}-browser-password-1");
+        let (ok, out, err) = cli(
+            &self.data(),
+            &["user", "add", name, "--password-stdin"],
+            Some(&format!("{password}\n")),
+        );
+        assert!(ok, "user add {name}: {out}{err}");
+        password
+    }
+
+    /// Runs `tests/browser/<script>` against this server and fails the test, showing the
+    /// script's report, unless it exits 0.
+    fn run(&self, script: &str, env: &[(&str, &str)]) -> String {
+        run_script(script, &self.served.url, self.dir.path(), env)
+    }
+}
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn run_script(script: &str, url: &str, scratch: &Path, env: &[(&str, &str)]) -> String {
+    let dir = browser_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run `npm ci --prefix tests/browser` first"
+    );
+    let out_path = scratch.join(format!("{script}.out"));
+    let out = std::fs::File::create(&out_path).expect("script output file");
+    let err = out.try_clone().expect("script output file");
+    let node = std::env::var("LABGATE_TEST_NODE").unwrap_or_else(|_| "node".into());
+    let mut child = Command::new(&node)
+        .arg(dir.join(script))
+        .current_dir(&dir)
+        .env("LABGATE_URL", url)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {node}: {e}"));
+    let deadline = Instant::now() + SCRIPT_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let report = std::fs::read_to_string(&out_path).unwrap_or_default();
+    match status {
+        Some(status) if status.success() => {
+            println!("{script}:\n{report}");
+            report
+        }
+        Some(status) => panic!("{script} failed ({status}):\n{report}"),
+        None => panic!("{script} ran past {SCRIPT_TIMEOUT:?} and was stopped:\n{report}"),
+    }
+}
+
+/// Width and height of a PNG, from its header.
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        bytes.len() > 24 && bytes.starts_with(b"\x89PNG\r\n\x1a\n") && &bytes[12..16] == b"IHDR",
+        "{} is not a PNG",
+        path.display()
+    );
+    let word =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    (word(16), word(20))
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn login_wrong_password_keyboard_and_menu() {
+    let site = Site::start();
+    let password = site.member("alice");
+    let report = site.run(
+        "login.mjs",
+        &[("LABGATE_USER", "alice"), ("LABGATE_PASSWORD", &password)],
+    );
+    assert!(
+        report.contains("ok - the keyboard alone can sign in"),
+        "{report}"
+    );
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn account_password_change() {
+    let site = Site::start();
+    let password = site.member("alice");
+    site.run(
+        "account.mjs",
+        &[
+            ("LABGATE_USER", "alice"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_NEW_PASSWORD", "a-brand-new-password-2"),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn admin_adds_a_user_and_sees_the_password() {
+    let site = Site::start();
+    site.run(
+        "admin.mjs",
+        &[("LABGATE_ADMIN_PASSWORD", &site.admin_password())],
+    );
+    let (ok, out, err) = cli(&site.data(), &["user", "list"], None);
+    let bob = out
+        .lines()
+        .find(|l| l.starts_with("bob "))
+        .unwrap_or_default();
+    assert!(
+        ok && bob.contains("disabled"),
+        "bob created, then disabled: {out}{err}"
+    );
+}
+
+/// The pages `screenshots.mjs` shows, each as `<page>-desktop.png` and `<page>-phone.png`.
+const SCREENSHOTS: &[&str] = &["login"];
+
+/// Makes the README's screenshots. They go to a temporary folder unless
+/// `LABGATE_UPDATE_SCREENSHOTS=1`, which writes `docs/screenshots/`.
+#[test]
+#[ignore = "needs chromium and node"]
+fn screenshots() {
+    let site = Site::start();
+    let password = site.member("ada");
+    let out = if std::env::var_os("LABGATE_UPDATE_SCREENSHOTS").is_some() {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+    } else {
+        site.dir.path().join("screenshots")
+    };
+    site.run(
+        "screenshots.mjs",
+        &[
+            ("LABGATE_USER", "ada"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_SCREENSHOTS", out.to_str().expect("utf-8 path")),
+        ],
+    );
+    for page in SCREENSHOTS {
+        let (w, h) = png_size(&out.join(format!("{page}-desktop.png")));
+        assert!(w == 1280 && h >= 800, "{page} desktop is {w}x{h}");
+        let (w, h) = png_size(&out.join(format!("{page}-phone.png")));
+        assert!(w == 390 && h >= 844, "{page} phone is {w}x{h}");
+    }
+}
