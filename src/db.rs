@@ -38,6 +38,8 @@ impl Db {
     /// Opens (creating if needed) the database at `path` and brings the schema up to date.
     pub fn open(path: &Path) -> Result<Db, AppError> {
         let mut conn = connect(path)?;
+        // Password hashes and key material live here: owner only, whatever the umask.
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {

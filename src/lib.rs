@@ -106,16 +106,13 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
     let signing_key = tokens::jwt::SigningKey::load_or_create(&config.data.join("signing-key.pem"))
         .map_err(|e| AppError::internal(format!("signing key: {e}")))?;
     let templates = web::Templates::load()?;
-    if let Some(password) = create_first_admin(&db, &config)? {
-        tracing::warn!(
-            "created user 'admin' with password {password} (also in {}); change it after signing in",
-            auth::routes::initial_password_file(&config).display()
-        );
-    }
+    let first_admin = create_first_admin(&db, &config)?;
     let figment = Figment::from(rocket::Config::default())
         .merge(("address", config.address))
         .merge(("port", config.port))
         .merge(("cli_colors", false))
+        // Release builds default to "critical", which would hide the first-start message.
+        .merge(("log_level", rocket::config::LogLevel::Normal))
         .merge(("ident", "labgate"));
     // Rocket trusts X-Real-IP by default; only a configured proxy header may name the client.
     let figment = match &config.ip_header {
@@ -123,6 +120,7 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         None => figment.merge(("ip_header", false)),
     };
     let url = config.public_url.clone();
+    let password_file = auth::routes::initial_password_file(&config);
     let rocket = rocket::custom(figment)
         .manage(config)
         .manage(db)
@@ -143,6 +141,14 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         .mount("/", robot::routes())
         .register("/", catchers![page_catcher])
         .register("/api", catchers![api_catcher]);
+    // Logged once, after Rocket has set up logging; the one time a secret is shown in the log,
+    // because an admin without the file would otherwise be locked out.
+    if let Some(password) = first_admin {
+        tracing::warn!(
+            "created user 'admin' with password {password} (also in {}); change it after signing in",
+            password_file.display()
+        );
+    }
     Ok(lab::attach(rocket))
 }
 
