@@ -89,7 +89,7 @@ fn relative(ts: Option<i64>) -> String {
 pub fn describe_delta(delta: i64) -> String {
     let span = delta.unsigned_abs();
     if span < 60 {
-        return if delta >= 0 {
+        return if delta > 0 {
             "in under a minute".into()
         } else {
             "just now".into()
@@ -399,6 +399,7 @@ mod tests {
     #[test]
     fn deltas_read_naturally() {
         assert_eq!(describe_delta(-10), "just now");
+        assert_eq!(describe_delta(0), "just now");
         assert_eq!(describe_delta(-300), "5 min ago");
         assert_eq!(describe_delta(23 * 3600 + 59 * 60), "in 23 h");
         assert_eq!(describe_delta(7 * 86400), "in 7 days");

@@ -224,10 +224,13 @@ impl<'r, T: for<'a> FromForm<'a> + Send + 'static> FromData<'r> for CsrfForm<T> 
         let body = match data.open(limit).into_string().await {
             Ok(s) if s.is_complete() => s.into_inner(),
             Ok(_) => {
-                return Outcome::Error((
-                    Status::PayloadTooLarge,
-                    AppError::BadRequest("the form is too large".into()),
-                ))
+                return guard_error(
+                    req,
+                    AppError::Invalid(format!(
+                        "The form is larger than {limit}; nothing was saved. An SSH public key is \
+                         one line of a few kilobytes at most."
+                    )),
+                )
             }
             Err(e) => {
                 return Outcome::Error((Status::BadRequest, AppError::BadRequest(e.to_string())))

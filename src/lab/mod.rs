@@ -1,24 +1,63 @@
 //! The lab: robots (workspace deployments), instances (bookings), their pages and the
 //! rerobots-compatible workspace API.
 
+pub mod admin;
+pub mod api;
+pub mod api_book;
 pub mod cli;
+pub mod deployments;
+pub mod instances;
+pub mod keypair;
+pub mod pages;
 
-use rocket::{get, routes, Build, Rocket, Route};
+use std::time::Duration;
 
-use crate::auth::User;
-use crate::web::View;
+use rocket::fairing::AdHoc;
+use rocket::{Build, Rocket, Route};
 
-/// Routes of this module.
+use crate::db::Db;
+use crate::error::AppError;
+
+/// How often expired instances are ended in the background.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(15);
+
+/// Routes of this module: the instances pages, the admin robots page and the workspace API.
 pub fn routes() -> Vec<Route> {
-    routes![get_instances]
+    let mut all = pages::routes();
+    all.extend(admin::routes());
+    all.extend(api::routes());
+    all.extend(api_book::routes());
+    all
 }
 
-/// Adds the lab's background work (ending expired instances) to the server.
+/// Ends expired instances now (in a write transaction) and returns how many.
+pub async fn sweep(db: &Db) -> Result<usize, AppError> {
+    db.write(|tx| instances::sweep_expired(tx)).await
+}
+
+/// Adds the lab's background work to the server: every [`SWEEP_EVERY`], instances whose time
+/// is up are marked ended and logged, so nobody needs to look at them for that to happen.
 pub fn attach(rocket: Rocket<Build>) -> Rocket<Build> {
-    rocket
-}
-
-#[get("/instances")]
-fn get_instances(_user: User) -> View {
-    View::new("instances/index.html", ())
+    rocket.attach(AdHoc::on_liftoff("instance expiry", |rocket| {
+        Box::pin(async move {
+            let Some(db) = rocket.state::<Db>().cloned() else {
+                tracing::error!("instance expiry: no database");
+                return;
+            };
+            let mut shutdown = rocket.shutdown();
+            rocket::tokio::spawn(async move {
+                let mut tick = rocket::tokio::time::interval(SWEEP_EVERY);
+                loop {
+                    rocket::tokio::select! {
+                        _ = tick.tick() => match sweep(&db).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!("ended {n} expired instance(s)"),
+                            Err(e) => tracing::error!("ending expired instances: {e}"),
+                        },
+                        _ = &mut shutdown => break,
+                    }
+                }
+            });
+        })
+    }))
 }

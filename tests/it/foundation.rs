@@ -352,3 +352,15 @@ fn alive_answers_from_the_database() {
     assert_eq!(resp.status(), Status::Ok);
     assert_eq!(resp.into_string().unwrap(), "ok\n");
 }
+
+#[test]
+fn an_oversized_form_is_refused_with_a_message_and_nothing_saved() {
+    let lab = Lab::new();
+    lab.login_admin();
+    let huge = format!("ssh-ed25519 {}", "A".repeat(40 * 1024));
+    let resp = lab.post_form("/sshkeys", &[("key", &huge), ("name", "big")]);
+    assert_eq!(resp.status(), Status::UnprocessableEntity);
+    assert!(resp.into_string().unwrap().contains("nothing was saved"));
+    let page = lab.client.get("/sshkeys").dispatch().into_string().unwrap();
+    assert!(!page.contains(">big<"));
+}

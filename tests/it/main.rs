@@ -4,3 +4,6 @@ mod browser;
 mod cli;
 mod common;
 mod foundation;
+mod keys;
+mod lab;
+mod rerobots;

@@ -1,0 +1,256 @@
+//! `/admin/deployments`: the robots, for admins (everyone else is told it does not exist).
+
+use rocket::form::FromForm;
+use rocket::http::Status;
+use rocket::{get, post, routes, Route, State};
+use serde::Serialize;
+
+use super::deployments::{self, Deployment, FieldError, NewDeployment};
+use crate::auth::{users, Admin, ClientAddr, CsrfForm, NoFields};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::web::{Htmx, Reply, SeeOther, View};
+
+/// Routes of this module.
+pub fn routes() -> Vec<Route> {
+    routes![
+        get_deployments,
+        post_deployments,
+        post_enable,
+        post_disable,
+        post_rotate
+    ]
+}
+
+/// A robot credential just made, shown once.
+#[derive(Serialize)]
+struct Shown {
+    id: String,
+    kind: String,
+    credential: String,
+    /// "added" or "rotated".
+    what: &'static str,
+}
+
+#[derive(Serialize)]
+struct PageCtx {
+    deployments: Vec<Deployment>,
+    form: NewDeployment,
+    error: Option<FieldError>,
+    shown: Option<Shown>,
+}
+
+async fn page(
+    db: &Db,
+    form: Option<NewDeployment>,
+    error: Option<FieldError>,
+    shown: Option<Shown>,
+) -> Result<View, AppError> {
+    let deployments = db.run(|conn| deployments::list(conn)).await?;
+    let form = form.unwrap_or_else(|| NewDeployment {
+        port: "22".into(),
+        user: "root".into(),
+        ..Default::default()
+    });
+    Ok(View::new(
+        "admin/deployments.html",
+        PageCtx {
+            deployments,
+            form,
+            error,
+            shown,
+        },
+    ))
+}
+
+#[get("/admin/deployments")]
+async fn get_deployments(_admin: Admin, hx: Htmx, db: &State<Db>) -> Result<View, AppError> {
+    Ok(page(db, None, None, None).await?.htmx_block(hx, "robots"))
+}
+
+/// The "add a robot" form as posted.
+#[derive(FromForm)]
+struct DeploymentForm {
+    #[field(name = "type", default = String::new())]
+    kind: String,
+    #[field(default = String::new())]
+    host: String,
+    #[field(default = String::new())]
+    port: String,
+    #[field(default = String::new())]
+    user: String,
+    #[field(default = String::new())]
+    region: String,
+    #[field(default = String::new())]
+    description: String,
+    #[field(default = String::new())]
+    hostkeys: String,
+}
+
+#[post("/admin/deployments", data = "<form>")]
+async fn post_deployments(
+    admin: Admin,
+    hx: Htmx,
+    addr: ClientAddr,
+    form: CsrfForm<DeploymentForm>,
+    db: &State<Db>,
+) -> Result<View, AppError> {
+    let f = form.0;
+    let new = NewDeployment {
+        kind: f.kind,
+        host: f.host,
+        port: f.port,
+        user: f.user,
+        region: f.region,
+        description: f.description,
+        hostkeys: f.hostkeys,
+    };
+    let checked = match new.check() {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(page(db, Some(new), Some(e), None)
+                .await?
+                .htmx_block(hx, "robots")
+                .status(Status::UnprocessableEntity))
+        }
+    };
+    let kind = checked.kind.clone();
+    let (id, credential) = db
+        .write(move |tx| {
+            let (id, credential) = deployments::insert(tx, &checked)?;
+            let detail = format!(
+                "{} robot {id} at {}:{}",
+                checked.kind, checked.host, checked.port
+            );
+            users::record_event(tx, admin.0.id, "robot added", &detail, addr.0.as_deref())?;
+            Ok((id, credential))
+        })
+        .await?;
+    let view = page(
+        db,
+        None,
+        None,
+        Some(Shown {
+            id,
+            kind,
+            credential,
+            what: "added",
+        }),
+    )
+    .await?
+    .htmx_block(hx, "robots");
+    Ok(if hx.0 {
+        view.toast("Robot added.")
+    } else {
+        view
+    })
+}
+
+async fn set_enabled(
+    admin: Admin,
+    hx: Htmx,
+    addr: ClientAddr,
+    id: &str,
+    enabled: bool,
+    db: &Db,
+) -> Result<Reply, AppError> {
+    let id = id.to_owned();
+    let robot = db
+        .write(move |tx| {
+            let robot = deployments::set_enabled(tx, &id, enabled)?;
+            let kind = if enabled {
+                "robot enabled"
+            } else {
+                "robot disabled"
+            };
+            let detail = format!("{} robot {id}", robot.kind);
+            users::record_event(tx, admin.0.id, kind, &detail, addr.0.as_deref())?;
+            Ok(robot)
+        })
+        .await?;
+    let message = if enabled {
+        format!("Robot {} ({}) is enabled.", robot.ssh_host, robot.kind)
+    } else {
+        format!(
+            "Robot {} ({}) is disabled: it takes no new instances.",
+            robot.ssh_host, robot.kind
+        )
+    };
+    if hx.0 {
+        return Ok(page(db, None, None, None)
+            .await?
+            .block("robots")
+            .toast(&message)
+            .into());
+    }
+    Ok(SeeOther::with_flash("/admin/deployments", message).into())
+}
+
+#[post("/admin/deployments/<id>/enable", data = "<_form>")]
+async fn post_enable(
+    admin: Admin,
+    hx: Htmx,
+    addr: ClientAddr,
+    id: &str,
+    _form: CsrfForm<NoFields>,
+    db: &State<Db>,
+) -> Result<Reply, AppError> {
+    set_enabled(admin, hx, addr, id, true, db).await
+}
+
+#[post("/admin/deployments/<id>/disable", data = "<_form>")]
+async fn post_disable(
+    admin: Admin,
+    hx: Htmx,
+    addr: ClientAddr,
+    id: &str,
+    _form: CsrfForm<NoFields>,
+    db: &State<Db>,
+) -> Result<Reply, AppError> {
+    set_enabled(admin, hx, addr, id, false, db).await
+}
+
+#[post("/admin/deployments/<id>/rotate-credential", data = "<_form>")]
+async fn post_rotate(
+    admin: Admin,
+    hx: Htmx,
+    addr: ClientAddr,
+    id: &str,
+    _form: CsrfForm<NoFields>,
+    db: &State<Db>,
+) -> Result<View, AppError> {
+    let id = id.to_owned();
+    let (robot, credential) = db
+        .write(move |tx| {
+            let credential = deployments::rotate_credential(tx, &id)?;
+            let robot = deployments::get(tx, &id)?;
+            let detail = format!("{} robot {id}", robot.kind);
+            users::record_event(
+                tx,
+                admin.0.id,
+                "robot credential rotated",
+                &detail,
+                addr.0.as_deref(),
+            )?;
+            Ok((robot, credential))
+        })
+        .await?;
+    let view = page(
+        db,
+        None,
+        None,
+        Some(Shown {
+            id: robot.id,
+            kind: robot.kind,
+            credential,
+            what: "rotated",
+        }),
+    )
+    .await?
+    .htmx_block(hx, "robots");
+    Ok(if hx.0 {
+        view.toast("New credential made; the old one no longer works.")
+    } else {
+        view
+    })
+}
