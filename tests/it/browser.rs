@@ -108,6 +108,47 @@ fn run_script(script: &str, url: &str, scratch: &Path, env: &[(&str, &str)]) -> 
     }
 }
 
+/// A key pair made by `ssh-keygen`.
+struct KeyPair {
+    public: String,
+    private: String,
+    fingerprint: String,
+    comment: String,
+}
+
+/// Makes an Ed25519 key pair in `dir` with `ssh-keygen`, and reads its SHA256 fingerprint
+/// the way a person would check it (`ssh-keygen -lf`).
+fn keygen(dir: &Path, file: &str, comment: &str) -> KeyPair {
+    let path = dir.join(file);
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(&path)
+        .status()
+        .expect("run ssh-keygen");
+    assert!(status.success(), "ssh-keygen failed");
+    let listed = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(path.with_extension("pub"))
+        .output()
+        .expect("run ssh-keygen -l");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let fingerprint = listed
+        .split_whitespace()
+        .nth(1)
+        .filter(|f| f.starts_with("SHA256:"))
+        .unwrap_or_else(|| panic!("fingerprint in {listed:?}"))
+        .to_owned();
+    KeyPair {
+        public: std::fs::read_to_string(path.with_extension("pub"))
+            .expect("public key")
+            .trim()
+            .to_owned(),
+        private: std::fs::read_to_string(&path).expect("private key"),
+        fingerprint,
+        comment: comment.to_owned(),
+    }
+}
+
 /// Width and height of a PNG, from its header.
 fn png_size(path: &Path) -> (u32, u32) {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -167,6 +208,58 @@ fn admin_adds_a_user_and_sees_the_password() {
     assert!(
         ok && bob.contains("disabled"),
         "bob created, then disabled: {out}{err}"
+    );
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn ssh_keys_with_htmx_add_refuse_keyboard_delete() {
+    let site = Site::start();
+    let password = site.member("alice");
+    let keys = site.dir.path();
+    let laptop = keygen(keys, "laptop", "alice@laptop");
+    let second = keygen(keys, "second", "alice@desk");
+    site.run(
+        "sshkeys.mjs",
+        &[
+            ("LABGATE_USER", "alice"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_KEY1", &laptop.public),
+            ("LABGATE_KEY1_FP", &laptop.fingerprint),
+            ("LABGATE_KEY2", &second.public),
+            ("LABGATE_KEY2_FP", &second.fingerprint),
+            ("LABGATE_KEY2_COMMENT", &second.comment),
+            ("LABGATE_PRIVATE_KEY", &laptop.private),
+        ],
+    );
+    // What the browser left is what the server serves: only the second key, without comment.
+    let served = ureq::get(&format!("{}/alice.keys", site.served.url))
+        .call()
+        .expect("alice.keys")
+        .into_string()
+        .expect("body");
+    let line = second
+        .public
+        .rsplit_once(' ')
+        .map(|(l, _)| l)
+        .unwrap_or_default();
+    assert_eq!(served.trim(), line);
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn ssh_keys_without_javascript() {
+    let site = Site::start();
+    let password = site.member("bob");
+    let key = keygen(site.dir.path(), "bob", "bob@laptop");
+    site.run(
+        "sshkeys-nojs.mjs",
+        &[
+            ("LABGATE_USER", "bob"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_KEY1", &key.public),
+            ("LABGATE_KEY1_FP", &key.fingerprint),
+        ],
     );
 }
 
