@@ -106,6 +106,8 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
     let signing_key = tokens::jwt::SigningKey::load_or_create(&config.data.join("signing-key.pem"))
         .map_err(|e| AppError::internal(format!("signing key: {e}")))?;
     let templates = web::Templates::load()?;
+    // `labgate token issue` signs for the issuer recorded here.
+    db.write_blocking(|tx| tokens::record_issuer(tx, &config))?;
     let first_admin = create_first_admin(&db, &config)?;
     let figment = Figment::from(rocket::Config::default())
         .merge(("address", config.address))

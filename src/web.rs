@@ -89,6 +89,7 @@ fn relative(ts: Option<i64>) -> String {
 pub fn describe_delta(delta: i64) -> String {
     let span = delta.unsigned_abs();
     if span < 60 {
+        // Zero is "now", which for a past event (last used, made) reads as "just now".
         return if delta > 0 {
             "in under a minute".into()
         } else {
@@ -131,7 +132,24 @@ impl<'r> rocket::request::FromRequest<'r> for Htmx {
 /// An `HX-Trigger` header that makes the page show a toast.
 pub fn toast_header(message: &str, level: &str) -> Header<'static> {
     let value = serde_json::json!({ "toast": { "message": message, "level": level } });
-    Header::new("HX-Trigger", value.to_string())
+    Header::new("HX-Trigger", ascii_json(&value.to_string()))
+}
+
+/// JSON with every non-ASCII character written as `\uXXXX`: browsers read header bytes as
+/// Latin-1, so UTF-8 in a header (a note with "ü", curly quotes) would reach the page garbled.
+fn ascii_json(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 /// Sends a visitor to the login page: a 303, or `HX-Redirect` for htmx.
@@ -400,9 +418,22 @@ mod tests {
     fn deltas_read_naturally() {
         assert_eq!(describe_delta(-10), "just now");
         assert_eq!(describe_delta(0), "just now");
+        assert_eq!(describe_delta(30), "in under a minute");
         assert_eq!(describe_delta(-300), "5 min ago");
         assert_eq!(describe_delta(23 * 3600 + 59 * 60), "in 23 h");
         assert_eq!(describe_delta(7 * 86400), "in 7 days");
+    }
+
+    #[test]
+    fn toasts_survive_latin1_headers() {
+        let header = toast_header("R\u{fc}ckw\u{e4}rts \u{201c}arm\u{201d} \u{1f916}", "ok");
+        let value = header.value();
+        assert!(value.is_ascii(), "{value}");
+        let parsed: serde_json::Value = serde_json::from_str(value).unwrap();
+        assert_eq!(
+            parsed["toast"]["message"],
+            "R\u{fc}ckw\u{e4}rts \u{201c}arm\u{201d} \u{1f916}"
+        );
     }
 
     #[test]

@@ -1,27 +1,31 @@
-//! API tokens: the signing key and JWTs ([`jwt`]), issuing and checking tokens, the Bearer
-//! guard for `/api`, the `/tokens` page, the token API and the published JWKS.
+//! API tokens: the signing key and JWTs ([`jwt`]), issuing, listing and revoking tokens (here),
+//! the Bearer guard for `/api` ([`guard`]), the `/tokens` page ([`routes`]), the token API and
+//! the published JWKS ([`api`]), and the admin's limits ([`limits`]).
 
+pub mod api;
 pub mod cli;
+pub mod guard;
 pub mod jwt;
+pub mod limits;
+pub mod routes;
 
-use rocket::http::Status;
-use rocket::outcome::Outcome;
-use rocket::request::{self, FromRequest, Request};
-use rocket::serde::json::Json;
-use rocket::{get, routes, Route, State};
+use rocket::Route;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::auth::{users, User};
 use crate::config::Config;
-use crate::db::{now, Db};
-use crate::error::{guard_error, AppError};
-use crate::web::View;
+use crate::db::now;
+use crate::error::AppError;
+pub use guard::{bearer, ApiUser};
 use jwt::{Claims, SigningKey};
 
-/// Routes of this module.
+/// Routes of this module: the pages, the API, the JWKS and `/admin/limits`.
 pub fn routes() -> Vec<Route> {
-    routes![get_tokens, get_jwks]
+    let mut all = routes::routes();
+    all.extend(api::routes());
+    all.extend(limits::routes());
+    all
 }
 
 /// Lifetimes offered on the tokens page, in seconds, with their labels.
@@ -71,7 +75,7 @@ pub fn check_request(duration: i64, scope: &str, max: Option<i64>) -> Result<(),
     if let Some(max) = max.filter(|m| duration > *m) {
         return Err(format!(
             "tokens may be valid for at most {} here; choose a shorter duration",
-            crate::web::describe_delta(max).trim_start_matches("in ")
+            describe_duration(max)
         ));
     }
     if duration > 10 * 365 * 86400 {
@@ -94,7 +98,120 @@ fn claims_for(config: &Config, username: &str, info: &TokenInfo) -> Claims {
     }
 }
 
-/// Makes a token for `user`, records it and the event, and returns its row and text.
+/// Where a token was made or revoked, for the security log.
+#[derive(Debug, Clone, Copy)]
+pub enum Via<'a> {
+    /// On the web console, from this client address.
+    Web(Option<&'a str>),
+    /// With a token on the JSON API, from this client address.
+    Api(Option<&'a str>),
+    /// With `labgate token ...` on the server itself.
+    CommandLine,
+}
+
+impl<'a> Via<'a> {
+    /// The address column of the security log.
+    fn address(self) -> Option<&'a str> {
+        match self {
+            Via::Web(a) | Via::Api(a) => a,
+            Via::CommandLine => None,
+        }
+    }
+
+    /// Added to an event's detail when the web console is not where it happened.
+    fn suffix(self) -> &'static str {
+        match self {
+            Via::Web(_) => "",
+            Via::Api(_) => ", by the API",
+            Via::CommandLine => ", by the command line",
+        }
+    }
+}
+
+/// Checks a note: at most 100 characters, no control characters. Returns it trimmed.
+pub fn check_note(note: &str) -> Result<&str, String> {
+    let note = note.trim();
+    if note.chars().count() > 100 {
+        return Err("the note must be at most 100 characters".into());
+    }
+    if note.chars().any(char::is_control) {
+        return Err("the note must be one line of text without control characters".into());
+    }
+    Ok(note)
+}
+
+/// A token signed for `user` but not yet recorded: [`draft`] makes it without the database,
+/// [`record`] stores it (so the signing key never has to enter a database closure).
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// The row to store.
+    pub info: TokenInfo,
+    /// The token text.
+    pub text: String,
+}
+
+/// Signs a new token for `user`, checking everything but the lifetime maximum (which lives in
+/// the database; [`record`] checks it).
+pub fn draft(
+    key: &SigningKey,
+    config: &Config,
+    user: &User,
+    duration: i64,
+    scope: &str,
+    note: &str,
+) -> Result<Draft, AppError> {
+    check_request(duration, scope, None).map_err(AppError::Invalid)?;
+    let note = check_note(note).map_err(AppError::Invalid)?;
+    let created = now();
+    let info = TokenInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        note: note.to_owned(),
+        scope: scope.to_owned(),
+        created,
+        expires: created + duration,
+        last_used: None,
+    };
+    let text = key.sign(&claims_for(config, &user.username, &info));
+    Ok(Draft { info, text })
+}
+
+/// Stores a [`draft`] once it passes the lifetime maximum, and records the event.
+pub fn record(
+    conn: &Connection,
+    config: &Config,
+    user: &User,
+    draft: &Draft,
+    via: Via<'_>,
+) -> Result<(), AppError> {
+    let info = &draft.info;
+    let duration = info.expires - info.created;
+    check_request(duration, &info.scope, max_seconds(conn, config)?).map_err(AppError::Invalid)?;
+    conn.execute(
+        "INSERT INTO tokens (id, user_id, note, scope, created, expires, sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            info.id,
+            user.id,
+            info.note,
+            info.scope,
+            info.created,
+            info.expires,
+            jwt::token_sha256_hex(&draft.text)
+        ],
+    )?;
+    let detail = format!(
+        "{}{}, {} for {}",
+        describe(info),
+        via.suffix(),
+        info.scope,
+        describe_duration(duration)
+    );
+    users::record_event(conn, user.id, "API token made", &detail, via.address())
+}
+
+/// Makes a token for `user` as the web console does (the event carries `address`), records
+/// it and the event, and returns its row and text. See [`draft`] and [`record`] to say
+/// otherwise where it came from.
 #[allow(clippy::too_many_arguments)]
 pub fn issue(
     conn: &Connection,
@@ -106,44 +223,9 @@ pub fn issue(
     note: &str,
     address: Option<&str>,
 ) -> Result<(TokenInfo, String), AppError> {
-    check_request(duration, scope, max_seconds(conn, config)?).map_err(AppError::Invalid)?;
-    let note = note.trim();
-    if note.chars().count() > 100 {
-        return Err(AppError::Invalid(
-            "the note must be at most 100 characters".into(),
-        ));
-    }
-    let created = now();
-    let info = TokenInfo {
-        id: uuid::Uuid::new_v4().to_string(),
-        note: note.to_owned(),
-        scope: scope.to_owned(),
-        created,
-        expires: created + duration,
-        last_used: None,
-    };
-    let text = key.sign(&claims_for(config, &user.username, &info));
-    conn.execute(
-        "INSERT INTO tokens (id, user_id, note, scope, created, expires, sha256)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            info.id,
-            user.id,
-            info.note,
-            info.scope,
-            info.created,
-            info.expires,
-            jwt::token_sha256_hex(&text)
-        ],
-    )?;
-    let detail = format!("{} for {}", scope, describe_duration(duration));
-    let detail = if info.note.is_empty() {
-        detail
-    } else {
-        format!("{detail}: {}", info.note)
-    };
-    users::record_event(conn, user.id, "API token made", &detail, address)?;
-    Ok((info, text))
+    let draft = draft(key, config, user, duration, scope, note)?;
+    record(conn, config, user, &draft, Via::Web(address))?;
+    Ok((draft.info, draft.text))
 }
 
 /// "24 hours", "7 days": a lifetime in words.
@@ -152,7 +234,10 @@ pub fn describe_duration(seconds: i64) -> String {
         .iter()
         .find(|(s, _)| *s == seconds)
         .map(|(_, label)| (*label).to_owned())
-        .unwrap_or_else(|| format!("{seconds} s"))
+        .unwrap_or_else(|| {
+            let words = crate::web::describe_delta(seconds);
+            words.trim_start_matches("in ").to_owned()
+        })
 }
 
 /// The caller's active tokens (not revoked, not expired), newest first.
@@ -194,114 +279,118 @@ pub fn text_of(key: &SigningKey, config: &Config, user: &User, info: &TokenInfo)
     key.sign(&claims_for(config, &user.username, info))
 }
 
-/// The caller of an `/api` route, proven by a Bearer token (never by the session cookie).
-#[derive(Debug, Clone)]
-pub struct ApiUser {
-    pub user: User,
-    /// The token's id (`jti`).
-    pub token_id: String,
-    /// `"rw"` or `"ro"`.
-    pub scope: String,
-}
-
-impl ApiUser {
-    /// Refuses read-only tokens on routes that change something.
-    pub fn require_write(&self) -> Result<(), AppError> {
-        if self.scope == "rw" {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(
-                "this token is read-only (scope ro)".into(),
-            ))
-        }
+/// How the security log names a token: its note, or the start of its id.
+pub fn describe(info: &TokenInfo) -> String {
+    let short: String = info.id.chars().take(8).collect();
+    if info.note.is_empty() {
+        format!("token {short}")
+    } else {
+        format!("\u{201c}{}\u{201d} (token {short})", info.note)
     }
 }
 
-/// The token of an `Authorization: Bearer` header (scheme case-insensitive).
-pub fn bearer(req: &Request<'_>) -> Option<String> {
-    let value = req.headers().get_one("Authorization")?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+/// Revokes one of `user`'s active tokens; anyone else's, a revoked or an expired one is
+/// "not found". Run it inside a write transaction.
+pub fn revoke(
+    conn: &Connection,
+    user: &User,
+    id: &str,
+    via: Via<'_>,
+) -> Result<TokenInfo, AppError> {
+    let info = get_active(conn, user, id)?;
+    conn.execute(
+        "UPDATE tokens SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
+        params![info.id, now()],
+    )?;
+    let detail = format!("{}{}", describe(&info), via.suffix());
+    users::record_event(conn, user.id, "API token revoked", &detail, via.address())?;
+    Ok(info)
 }
 
-async fn authenticate(req: &Request<'_>) -> Result<ApiUser, AppError> {
-    let token = bearer(req).ok_or(AppError::Unauthorized)?;
-    let (Some(key), Some(config), Some(db)) = (
-        req.rocket().state::<SigningKey>(),
-        req.rocket().state::<Config>(),
-        req.rocket().state::<Db>(),
-    ) else {
-        return Err(AppError::internal("token state not managed"));
-    };
-    let claims = key
-        .verify(&token, &config.public_url, &config.public_url, now())
-        .map_err(|e| {
-            tracing::info!("refused a token: {e}");
-            AppError::Unauthorized
-        })?;
-    db.run(move |conn| {
-        let t = now();
-        let row = conn
-            .query_row(
-                "SELECT u.id, u.username, u.is_admin, k.scope, k.last_used FROM tokens k
-                 JOIN users u ON u.id = k.user_id
-                 WHERE k.id = ?1 AND k.revoked IS NULL AND u.disabled = 0",
-                [&claims.jti],
-                |r| {
-                    let user = User {
-                        id: r.get(0)?,
-                        username: r.get(1)?,
-                        is_admin: r.get(2)?,
-                    };
-                    Ok((user, r.get::<_, String>(3)?, r.get::<_, Option<i64>>(4)?))
-                },
-            )
-            .optional()?;
-        let Some((user, scope, last_used)) = row else {
-            return Err(AppError::Unauthorized);
-        };
-        if user.username != claims.sub || scope != claims.sc {
-            return Err(AppError::Unauthorized);
-        }
-        if last_used.is_none_or(|at| t - at >= LAST_USED_EVERY) {
-            conn.execute(
-                "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
-                params![claims.jti, t],
-            )?;
-        }
-        Ok(ApiUser {
-            user,
-            token_id: claims.jti,
-            scope,
+/// Revokes the active token of `user` whose text has this SHA-256 (hex, either case), as
+/// rerobots' `POST /revoke/{sha256}` does. Anything else is "not found".
+///
+/// `current` pairs each active token's id with the hash of the text it has today (see
+/// [`text_of`]); it is consulted when no stored hash matches, as happens for texts re-signed
+/// after the public URL changed.
+pub fn revoke_by_sha256(
+    conn: &Connection,
+    user: &User,
+    sha256: &str,
+    current: &[(String, String)],
+    via: Via<'_>,
+) -> Result<TokenInfo, AppError> {
+    let not_found = || AppError::NotFound("no such token".into());
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
+    let sha256 = sha256.to_ascii_lowercase();
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT id FROM tokens WHERE sha256 = ?1 AND user_id = ?2",
+            params![sha256, user.id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let id = stored
+        .or_else(|| {
+            current
+                .iter()
+                .find(|(_, hash)| *hash == sha256)
+                .map(|(id, _)| id.clone())
         })
-    })
-    .await
+        .ok_or_else(not_found)?;
+    revoke(conn, user, &id, via)
 }
 
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for ApiUser {
-    type Error = AppError;
+/// Revokes every token of `user` and returns how many were still active.
+pub fn purge(conn: &Connection, user: &User, via: Via<'_>) -> Result<usize, AppError> {
+    let t = now();
+    let active: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM tokens WHERE user_id = ?1 AND revoked IS NULL AND expires > ?2",
+        params![user.id, t],
+        |r| r.get(0),
+    )?;
+    conn.execute(
+        "UPDATE tokens SET revoked = ?2 WHERE user_id = ?1 AND revoked IS NULL",
+        params![user.id, t],
+    )?;
+    let noun = if active == 1 { "token" } else { "tokens" };
+    let detail = format!("{active} active {noun} revoked{}", via.suffix());
+    users::record_event(conn, user.id, "all tokens purged", &detail, via.address())?;
+    Ok(usize::try_from(active).unwrap_or(0))
+}
 
-    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        match authenticate(req).await {
-            Ok(user) => Outcome::Success(user),
-            Err(AppError::Unauthorized) => {
-                Outcome::Error((Status::Unauthorized, AppError::Unauthorized))
-            }
-            Err(e) => guard_error(req, e),
-        }
+/// Settings key where the server records its public URL at start, so that
+/// `labgate token issue` signs tokens for the issuer the running server checks.
+pub const ISSUER_KEY: &str = "public_url";
+
+/// Records the public URL (token issuer and audience) the server is starting with.
+pub fn record_issuer(conn: &Connection, config: &Config) -> Result<(), AppError> {
+    users::set_setting(conn, ISSUER_KEY, &config.public_url)
+}
+
+/// The public URL the server last started with, if it ever started on this data directory.
+pub fn recorded_issuer(conn: &Connection) -> Result<Option<String>, AppError> {
+    users::setting(conn, ISSUER_KEY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_checked() {
+        assert!(check_request(86400, "rw", None).is_ok());
+        assert!(check_request(86400, "ro", Some(86400)).is_ok());
+        assert!(check_request(86401, "rw", Some(86400))
+            .unwrap_err()
+            .contains("at most 24 hours"));
+        assert!(check_request(86400, "admin", None).is_err());
+        assert!(check_request(59, "rw", None).is_err());
+        assert!(check_note(&"x".repeat(100)).is_ok());
+        assert!(check_note(&"x".repeat(101)).is_err());
+        assert!(check_note("a\u{7}b").is_err());
+        assert_eq!(check_note("  spaced  "), Ok("spaced"));
     }
-}
-
-#[get("/tokens")]
-fn get_tokens(_user: User) -> View {
-    View::new("tokens/index.html", ())
-}
-
-/// The public half of the signing key, so robots and services can verify tokens offline.
-#[get("/.well-known/jwks.json")]
-fn get_jwks(key: &State<SigningKey>) -> Json<serde_json::Value> {
-    Json(key.jwks())
 }

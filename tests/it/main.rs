@@ -7,3 +7,4 @@ mod foundation;
 mod keys;
 mod lab;
 mod rerobots;
+mod tokens;

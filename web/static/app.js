@@ -43,4 +43,25 @@
       function () { toast("Copying failed; select the text and copy it by hand.", "error"); }
     );
   });
+
+  // A click anywhere on a selectable row opens it, as the row's own "show" link does (that
+  // link is the way in for keyboards). Clicks on the row's links, buttons and forms, and
+  // selecting text, are left alone.
+  document.addEventListener("click", function (e) {
+    var row = e.target.closest && e.target.closest("tr[data-select-row]");
+    if (!row || e.target.closest("a, button, input, select, textarea, label, form")) return;
+    if (window.getSelection && String(window.getSelection()) !== "") return;
+    var link = row.querySelector("[data-select-link]");
+    if (link) link.click();
+  });
+
+  // Highlight the row whose "show" link was followed.
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest && e.target.closest("[data-select-link]");
+    if (!link) return;
+    var rows = document.querySelectorAll("tr[data-select-row]");
+    for (var i = 0; i < rows.length; i++) {
+      rows[i].classList.toggle("selected", rows[i].contains(link));
+    }
+  });
 })();
