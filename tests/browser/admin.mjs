@@ -23,6 +23,19 @@ await flow(async (t) => {
     await t.audited(page);
   });
 
+  await t.step("every admin section opens cleanly from its tab", async () => {
+    const tabs = page.getByRole("navigation", { name: "Admin sections" });
+    const names = await tabs.getByRole("link").allInnerTexts();
+    assert.deepEqual(names, ["Users", "Robots", "Limits"]);
+    for (const name of [...names.slice(1), names[0]]) {
+      await tabs.getByRole("link", { name, exact: true }).click();
+      await page.waitForLoadState();
+      assert.equal(await tabs.getByRole("link", { name, exact: true }).getAttribute("aria-current"), "page", name);
+      await t.audited(page);
+    }
+    assert.equal(new URL(page.url()).pathname, "/admin/users");
+  });
+
   await t.step("adding a user shows the generated password once", async () => {
     await page.getByLabel("Username").fill("bob");
     await page.getByRole("button", { name: "Add user" }).click();

@@ -54,7 +54,12 @@ export async function seeText(locator, text, ms = 10000) {
   try {
     return await until(
       async () => {
-        seen = (await locator.innerText({ timeout: 1000 })).replace(/\s+/g, " ").trim();
+        try {
+          seen = (await locator.innerText({ timeout: 1000 })).replace(/\s+/g, " ").trim();
+        } catch (e) {
+          seen = `(${e.message.split("\n")[0]})`;
+          return false;
+        }
         return seen.includes(text) ? seen : false;
       },
       `text ${JSON.stringify(text)}`,

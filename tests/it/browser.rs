@@ -54,11 +54,80 @@ impl Site {
         password
     }
 
+    /// Adds a robot with the command line and a host key from `ssh-keygen`.
+    fn robot(&self, description: &str, host: &str) -> Robot {
+        let hostkey = keygen(self.dir.path(), &format!("hostkey-{host}"), "root@robot");
+        let file = self.dir.path().join(format!("hostkey-{host}.pub"));
+        assert!(file.is_file(), "{} written by keygen", file.display());
+        let (ok, out, err) = cli(
+            &self.data(),
+            &[
+                "deployment",
+                "add",
+                "--type",
+                "ur5e",
+                "--host",
+                host,
+                "--port",
+                "2222",
+                "--user",
+                "lab",
+                "--region",
+                "room 101",
+                "--description",
+                description,
+                "--hostkey-file",
+                file.to_str().expect("utf-8 path"),
+            ],
+            None,
+        );
+        assert!(ok, "deployment add: {out}{err}");
+        let id = out
+            .lines()
+            .find_map(|l| l.strip_prefix("id: "))
+            .unwrap_or_else(|| panic!("id in {out:?}"))
+            .trim()
+            .to_owned();
+        Robot {
+            id,
+            option: format!("ur5e: {description}"),
+            ssh_line: format!("ssh -p 2222 lab@{host}"),
+            hostkey_fp: hostkey.fingerprint,
+        }
+    }
+
+    /// An API token for `user`, from `labgate token issue`.
+    fn token(&self, user: &str) -> String {
+        let (ok, out, err) = cli(&self.data(), &["token", "issue", user], None);
+        assert!(ok, "token issue: {out}{err}");
+        out.trim().to_owned()
+    }
+
+    /// Saves a public key for the token's user through the JSON API.
+    fn save_key(&self, token: &str, name: &str, key: &str) {
+        let body = serde_json::json!({ "name": name, "key": key });
+        let resp = ureq::post(&format!("{}/api/sshkeys", self.served.url))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", "application/json")
+            .send_string(&body.to_string())
+            .expect("POST /api/sshkeys");
+        assert_eq!(resp.status(), 201);
+    }
+
     /// Runs `tests/browser/<script>` against this server and fails the test, showing the
     /// script's report, unless it exits 0.
     fn run(&self, script: &str, env: &[(&str, &str)]) -> String {
         run_script(script, &self.served.url, self.dir.path(), env)
     }
+}
+
+/// A robot added with `labgate deployment add`.
+struct Robot {
+    id: String,
+    /// The start of its option on the new-instance form.
+    option: String,
+    ssh_line: String,
+    hostkey_fp: String,
 }
 
 fn browser_dir() -> PathBuf {
@@ -120,6 +189,7 @@ struct KeyPair {
 /// the way a person would check it (`ssh-keygen -lf`).
 fn keygen(dir: &Path, file: &str, comment: &str) -> KeyPair {
     let path = dir.join(file);
+    let public = dir.join(format!("{file}.pub"));
     let status = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
         .arg(&path)
@@ -128,7 +198,7 @@ fn keygen(dir: &Path, file: &str, comment: &str) -> KeyPair {
     assert!(status.success(), "ssh-keygen failed");
     let listed = Command::new("ssh-keygen")
         .arg("-lf")
-        .arg(path.with_extension("pub"))
+        .arg(&public)
         .output()
         .expect("run ssh-keygen -l");
     let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
@@ -139,7 +209,7 @@ fn keygen(dir: &Path, file: &str, comment: &str) -> KeyPair {
         .unwrap_or_else(|| panic!("fingerprint in {listed:?}"))
         .to_owned();
     KeyPair {
-        public: std::fs::read_to_string(path.with_extension("pub"))
+        public: std::fs::read_to_string(&public)
             .expect("public key")
             .trim()
             .to_owned(),
@@ -263,8 +333,50 @@ fn ssh_keys_without_javascript() {
     );
 }
 
+#[test]
+#[ignore = "needs chromium and node"]
+fn tokens_make_download_use_revoke() {
+    let site = Site::start();
+    let password = site.member("alice");
+    site.run(
+        "tokens.mjs",
+        &[("LABGATE_USER", "alice"), ("LABGATE_PASSWORD", &password)],
+    );
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn instances_book_with_a_saved_key_and_terminate() {
+    let site = Site::start();
+    let password = site.member("alice");
+    let token = site.token("alice");
+    let key = keygen(site.dir.path(), "laptop", "alice@laptop");
+    site.save_key(&token, "laptop", &key.public);
+    let robot = site.robot("arm by the window", "ur5e-1.lab.example");
+    site.run(
+        "instances.mjs",
+        &[
+            ("LABGATE_USER", "alice"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_TOKEN", &token),
+            ("LABGATE_ROBOT", &robot.option),
+            ("LABGATE_SSH_LINE", &robot.ssh_line),
+            ("LABGATE_HOSTKEY_FP", &robot.hostkey_fp),
+            ("LABGATE_KEY_NAME", "laptop"),
+        ],
+    );
+    // The one booking the page made went to this robot.
+    let resp = ureq::get(&format!("{}/api/deployment/{}", site.served.url, robot.id))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("GET /api/deployment");
+    let info: serde_json::Value =
+        serde_json::from_str(&resp.into_string().expect("body")).expect("json");
+    assert_eq!(info["icounter"], 1, "{info}");
+}
+
 /// The pages `screenshots.mjs` shows, each as `<page>-desktop.png` and `<page>-phone.png`.
-const SCREENSHOTS: &[&str] = &["login"];
+const SCREENSHOTS: &[&str] = &["login", "sshkeys", "tokens", "instances"];
 
 /// Makes the README's screenshots. They go to a temporary folder unless
 /// `LABGATE_UPDATE_SCREENSHOTS=1`, which writes `docs/screenshots/`.
@@ -273,6 +385,9 @@ const SCREENSHOTS: &[&str] = &["login"];
 fn screenshots() {
     let site = Site::start();
     let password = site.member("ada");
+    let laptop = keygen(site.dir.path(), "laptop", "ada@laptop");
+    let desk = keygen(site.dir.path(), "desk", "ada@workstation");
+    let robot = site.robot("arm by the window", "ur5e-1.lab.example");
     let out = if std::env::var_os("LABGATE_UPDATE_SCREENSHOTS").is_some() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
     } else {
@@ -283,6 +398,9 @@ fn screenshots() {
         &[
             ("LABGATE_USER", "ada"),
             ("LABGATE_PASSWORD", &password),
+            ("LABGATE_KEY1", &laptop.public),
+            ("LABGATE_KEY2", &desk.public),
+            ("LABGATE_ROBOT", &robot.option),
             ("LABGATE_SCREENSHOTS", out.to_str().expect("utf-8 path")),
         ],
     );
