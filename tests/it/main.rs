@@ -7,4 +7,6 @@ mod foundation;
 mod keys;
 mod lab;
 mod rerobots;
+mod robot;
+mod sshd;
 mod tokens;
