@@ -2,7 +2,8 @@
 // ssh line and the robot's host key fingerprint, and terminate it after a confirmation; the
 // API agrees at each step. Env: LABGATE_URL, LABGATE_USER, LABGATE_PASSWORD, LABGATE_TOKEN
 // (an API token of that user), LABGATE_ROBOT (the deployment's option text), LABGATE_SSH_LINE,
-// LABGATE_HOSTKEY_FP, LABGATE_KEY_NAME (a key the user saved).
+// LABGATE_HOSTKEY_FP, LABGATE_KEY_NAME / LABGATE_KEY / LABGATE_KEY_FP (a key the user saved),
+// LABGATE_ROBOT_ID / LABGATE_ROBOT_CREDENTIAL (to ask as the robot's sshd helper does).
 
 import { env, flow, seeText, until } from "./lib.mjs";
 
@@ -13,6 +14,18 @@ const robot = env("LABGATE_ROBOT");
 const sshLine = env("LABGATE_SSH_LINE");
 const hostkeyFp = env("LABGATE_HOSTKEY_FP");
 const keyName = env("LABGATE_KEY_NAME");
+const keyBlob = env("LABGATE_KEY").split(" ")[1];
+const keyFp = env("LABGATE_KEY_FP");
+const robotId = env("LABGATE_ROBOT_ID");
+const credential = env("LABGATE_ROBOT_CREDENTIAL");
+
+/// What the robot's sshd would be told may log in, asked with the robot's own credential.
+async function robotLetsIn(query = "") {
+  const url = `${env("LABGATE_URL")}/api/deployment/${robotId}/authorized_keys${query}`;
+  const resp = await fetch(url, { headers: { Authorization: `Bearer ${credential}` } });
+  if (resp.status !== 200) throw new Error(`robot lookup: HTTP ${resp.status}`);
+  return resp.text();
+}
 
 await flow(async (t) => {
   const { assert } = t;
@@ -54,6 +67,17 @@ await flow(async (t) => {
     assert.deepEqual(listed.workspace_instances, [instanceId]);
   });
 
+  await t.step("the robot now lets the chosen key in, and the keys page says it was used there", async () => {
+    const lines = await robotLetsIn(`?fingerprint=${encodeURIComponent(keyFp)}`);
+    assert.ok(lines.includes(keyBlob), `authorized_keys: ${lines}`);
+    await t.visit(page, "/sshkeys");
+    const lastUsed = page.getByRole("row").filter({ hasText: keyName }).locator("td[data-label='Last used']");
+    const seen = await seeText(lastUsed, "ur5e");
+    assert.ok(!seen.includes("never"), seen);
+    await t.visit(page, "/instances");
+    await page.evaluate(() => { window.__marker = 1; });
+  });
+
   await t.step("the robot's host key fingerprint is there to compare", async () => {
     const row = page.locator(`#instance-${instanceId}`);
     await row.getByText("Host key fingerprints").click();
@@ -86,6 +110,7 @@ await flow(async (t) => {
     assert.equal(await row.locator("code", { hasText: sshLine }).count(), 0, "no ssh line for an ended instance");
     assert.equal(await page.evaluate(() => window.__marker), 1, "the page did not reload");
     await t.audited(page);
+    assert.equal(await robotLetsIn(), "", "the robot lets nobody in any more");
     const info = await api(`/instance/${instanceId}`);
     assert.match(info.status, /^TERMINAT/);
     const option = page.getByLabel("Robot").locator("option", { hasText: robot });

@@ -88,8 +88,15 @@ impl Site {
             .unwrap_or_else(|| panic!("id in {out:?}"))
             .trim()
             .to_owned();
+        let credential = out
+            .lines()
+            .find_map(|l| l.strip_prefix("credential: "))
+            .unwrap_or_else(|| panic!("credential in {out:?}"))
+            .trim()
+            .to_owned();
         Robot {
             id,
+            credential,
             option: format!("ur5e: {description}"),
             ssh_line: format!("ssh -p 2222 lab@{host}"),
             hostkey_fp: hostkey.fingerprint,
@@ -124,6 +131,8 @@ impl Site {
 /// A robot added with `labgate deployment add`.
 struct Robot {
     id: String,
+    /// The robot's own secret for asking which keys may log in.
+    credential: String,
     /// The start of its option on the new-instance form.
     option: String,
     ssh_line: String,
@@ -363,6 +372,10 @@ fn instances_book_with_a_saved_key_and_terminate() {
             ("LABGATE_SSH_LINE", &robot.ssh_line),
             ("LABGATE_HOSTKEY_FP", &robot.hostkey_fp),
             ("LABGATE_KEY_NAME", "laptop"),
+            ("LABGATE_KEY", &key.public),
+            ("LABGATE_KEY_FP", &key.fingerprint),
+            ("LABGATE_ROBOT_ID", &robot.id),
+            ("LABGATE_ROBOT_CREDENTIAL", &robot.credential),
         ],
     );
     // The one booking the page made went to this robot.
