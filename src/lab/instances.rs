@@ -211,7 +211,18 @@ pub fn book(
                 .ok_or_else(|| {
                     BookError::Invalid("one of the chosen keys is not on your account (any more); reload the page".into())
                 })?,
-            KeyChoice::Given(k) => (k.canonical.clone(), k.fingerprint.clone(), None),
+            // A pasted key that is also saved on the account is linked to it, so its
+            // "last used" shows and deleting it takes it off this instance.
+            KeyChoice::Given(k) => {
+                let saved: Option<i64> = tx
+                    .query_row(
+                        "SELECT id FROM ssh_keys WHERE fingerprint = ?1 AND user_id = ?2",
+                        params![k.fingerprint, user.id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                (k.canonical.clone(), k.fingerprint.clone(), saved)
+            }
         };
         if !keys.iter().any(|(_, f, _)| *f == key.1) {
             keys.push(key);

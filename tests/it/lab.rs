@@ -970,3 +970,29 @@ fn disabling_a_robot_ends_its_instance_and_deleting_a_key_takes_it_off() {
     let (_, account) = body(lab.client.get("/account").dispatch());
     assert!(account.contains("the robot was disabled by an admin"));
 }
+
+#[test]
+fn a_key_given_to_the_api_that_is_saved_is_linked_to_the_saved_key() {
+    let (lab, robot) = lab_with_member();
+    let key = save_key(&lab.data(), "mia", "laptop", ED25519);
+    let token = lab_token(&lab, "mia", "rw");
+    let body = serde_json::json!({ "sshkey": ED25519.trim(), "reserve": false }).to_string();
+    let (status, answer) = api(
+        &lab,
+        Method::Post,
+        &format!("/api/new/{robot}"),
+        Some(&token),
+        Some(&body),
+    );
+    assert_eq!(status, Status::Ok, "{answer}");
+    assert!(
+        answer.get("sshkey").is_none(),
+        "no pair generated when a key is given"
+    );
+    let linked: Option<i64> = db_of(&lab.data())
+        .run_blocking(
+            |c| Ok(c.query_row("SELECT ssh_key_id FROM instance_keys", [], |r| r.get(0))?),
+        )
+        .unwrap();
+    assert_eq!(linked, Some(key));
+}
