@@ -264,7 +264,7 @@ fn find_user_id(html: &str, name: &str) -> Option<String> {
         let (id, rest) = chunk.split_once('"')?;
         rest.split("</tr>")
             .next()?
-            .contains(&format!("<td>{name}</td>"))
+            .contains(&format!(">{name}</td>"))
             .then(|| id.to_owned())
     })
 }

@@ -1,0 +1,426 @@
+//! The console in a real browser: each test starts `labgate serve` on a temporary data
+//! directory, prepares data with the command line, and runs one Node script from
+//! `tests/browser/` that drives Debian's Chromium through playwright-core. A script passes
+//! only when every step it takes sees what a person should see and no page logged an error,
+//! broke the CSP, asked another origin for anything or got an unintended HTTP error.
+//!
+//! Ignored by default: they need `chromium`, `node` and `npm ci --prefix tests/browser`
+//! (`.ci/run` provides all three). Run them with
+//! `cargo test --test it browser:: -- --include-ignored`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{cli, Served};
+
+/// How long one script may run before it is stopped and the test fails.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// A running server on its own data directory.
+struct Site {
+    dir: tempfile::TempDir,
+    served: Served,
+}
+
+impl Site {
+    fn start() -> Site {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let served = Served::start(&dir.path().join("data"));
+        Site { dir, served }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The first admin's generated password.
+    fn admin_password(&self) -> String {
+        std::fs::read_to_string(self.data().join("initial-admin-password"))
+            .expect("initial admin password")
+            .trim()
+            .to_owned()
+    }
+
+    /// Adds a member through the command line, as a lab admin would, and returns the password.
+    fn member(&self, name: &str) -> String {
+        let password = format!("{name}-browser-password-1");
+        let (ok, out, err) = cli(
+            &self.data(),
+            &["user", "add", name, "--password-stdin"],
+            Some(&format!("{password}\n")),
+        );
+        assert!(ok, "user add {name}: {out}{err}");
+        password
+    }
+
+    /// Adds a robot with the command line and a host key from `ssh-keygen`.
+    fn robot(&self, description: &str, host: &str) -> Robot {
+        let hostkey = keygen(self.dir.path(), &format!("hostkey-{host}"), "root@robot");
+        let file = self.dir.path().join(format!("hostkey-{host}.pub"));
+        assert!(file.is_file(), "{} written by keygen", file.display());
+        let (ok, out, err) = cli(
+            &self.data(),
+            &[
+                "deployment",
+                "add",
+                "--type",
+                "ur5e",
+                "--host",
+                host,
+                "--port",
+                "2222",
+                "--user",
+                "lab",
+                "--region",
+                "room 101",
+                "--description",
+                description,
+                "--hostkey-file",
+                file.to_str().expect("utf-8 path"),
+            ],
+            None,
+        );
+        assert!(ok, "deployment add: {out}{err}");
+        let id = out
+            .lines()
+            .find_map(|l| l.strip_prefix("id: "))
+            .unwrap_or_else(|| panic!("id in {out:?}"))
+            .trim()
+            .to_owned();
+        let credential = out
+            .lines()
+            .find_map(|l| l.strip_prefix("credential: "))
+            .unwrap_or_else(|| panic!("credential in {out:?}"))
+            .trim()
+            .to_owned();
+        Robot {
+            id,
+            credential,
+            option: format!("ur5e: {description}"),
+            ssh_line: format!("ssh -p 2222 lab@{host}"),
+            hostkey_fp: hostkey.fingerprint,
+        }
+    }
+
+    /// An API token for `user`, from `labgate token issue`.
+    fn token(&self, user: &str) -> String {
+        let (ok, out, err) = cli(&self.data(), &["token", "issue", user], None);
+        assert!(ok, "token issue: {out}{err}");
+        out.trim().to_owned()
+    }
+
+    /// Saves a public key for the token's user through the JSON API.
+    fn save_key(&self, token: &str, name: &str, key: &str) {
+        let body = serde_json::json!({ "name": name, "key": key });
+        let resp = ureq::post(&format!("{}/api/sshkeys", self.served.url))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", "application/json")
+            .send_string(&body.to_string())
+            .expect("POST /api/sshkeys");
+        assert_eq!(resp.status(), 201);
+    }
+
+    /// Runs `tests/browser/<script>` against this server and fails the test, showing the
+    /// script's report, unless it exits 0.
+    fn run(&self, script: &str, env: &[(&str, &str)]) -> String {
+        run_script(script, &self.served.url, self.dir.path(), env)
+    }
+}
+
+/// A robot added with `labgate deployment add`.
+struct Robot {
+    id: String,
+    /// The robot's own secret for asking which keys may log in.
+    credential: String,
+    /// The start of its option on the new-instance form.
+    option: String,
+    ssh_line: String,
+    hostkey_fp: String,
+}
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn run_script(script: &str, url: &str, scratch: &Path, env: &[(&str, &str)]) -> String {
+    let dir = browser_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed: run `npm ci --prefix tests/browser` first"
+    );
+    let out_path = scratch.join(format!("{script}.out"));
+    let out = std::fs::File::create(&out_path).expect("script output file");
+    let err = out.try_clone().expect("script output file");
+    let node = std::env::var("LABGATE_TEST_NODE").unwrap_or_else(|_| "node".into());
+    let mut child = Command::new(&node)
+        .arg(dir.join(script))
+        .current_dir(&dir)
+        .env("LABGATE_URL", url)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {node}: {e}"));
+    let deadline = Instant::now() + SCRIPT_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for node") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let report = std::fs::read_to_string(&out_path).unwrap_or_default();
+    match status {
+        Some(status) if status.success() => {
+            println!("{script}:\n{report}");
+            report
+        }
+        Some(status) => panic!("{script} failed ({status}):\n{report}"),
+        None => panic!("{script} ran past {SCRIPT_TIMEOUT:?} and was stopped:\n{report}"),
+    }
+}
+
+/// A key pair made by `ssh-keygen`.
+struct KeyPair {
+    public: String,
+    private: String,
+    fingerprint: String,
+    comment: String,
+}
+
+/// Makes an Ed25519 key pair in `dir` with `ssh-keygen`, and reads its SHA256 fingerprint
+/// the way a person would check it (`ssh-keygen -lf`).
+fn keygen(dir: &Path, file: &str, comment: &str) -> KeyPair {
+    let path = dir.join(file);
+    let public = dir.join(format!("{file}.pub"));
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+        .arg(&path)
+        .status()
+        .expect("run ssh-keygen");
+    assert!(status.success(), "ssh-keygen failed");
+    let listed = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&public)
+        .output()
+        .expect("run ssh-keygen -l");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let fingerprint = listed
+        .split_whitespace()
+        .nth(1)
+        .filter(|f| f.starts_with("SHA256:"))
+        .unwrap_or_else(|| panic!("fingerprint in {listed:?}"))
+        .to_owned();
+    KeyPair {
+        public: std::fs::read_to_string(&public)
+            .expect("public key")
+            .trim()
+            .to_owned(),
+        private: std::fs::read_to_string(&path).expect("private key"),
+        fingerprint,
+        comment: comment.to_owned(),
+    }
+}
+
+/// Width and height of a PNG, from its header.
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        bytes.len() > 24 && bytes.starts_with(b"\x89PNG\r\n\x1a\n") && &bytes[12..16] == b"IHDR",
+        "{} is not a PNG",
+        path.display()
+    );
+    let word =
+        |at: usize| u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    (word(16), word(20))
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn login_wrong_password_keyboard_and_menu() {
+    let site = Site::start();
+    let password = site.member("alice");
+    let report = site.run(
+        "login.mjs",
+        &[("LABGATE_USER", "alice"), ("LABGATE_PASSWORD", &password)],
+    );
+    assert!(
+        report.contains("ok - the keyboard alone can sign in"),
+        "{report}"
+    );
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn account_password_change() {
+    let site = Site::start();
+    let password = site.member("alice");
+    site.run(
+        "account.mjs",
+        &[
+            ("LABGATE_USER", "alice"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_NEW_PASSWORD", "a-brand-new-password-2"),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn admin_adds_a_user_and_sees_the_password() {
+    let site = Site::start();
+    site.run(
+        "admin.mjs",
+        &[("LABGATE_ADMIN_PASSWORD", &site.admin_password())],
+    );
+    let (ok, out, err) = cli(&site.data(), &["user", "list"], None);
+    let bob = out
+        .lines()
+        .find(|l| l.starts_with("bob "))
+        .unwrap_or_default();
+    assert!(
+        ok && bob.contains("disabled"),
+        "bob created, then disabled: {out}{err}"
+    );
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn ssh_keys_with_htmx_add_refuse_keyboard_delete() {
+    let site = Site::start();
+    let password = site.member("alice");
+    let keys = site.dir.path();
+    let laptop = keygen(keys, "laptop", "alice@laptop");
+    let second = keygen(keys, "second", "alice@desk");
+    site.run(
+        "sshkeys.mjs",
+        &[
+            ("LABGATE_USER", "alice"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_KEY1", &laptop.public),
+            ("LABGATE_KEY1_FP", &laptop.fingerprint),
+            ("LABGATE_KEY2", &second.public),
+            ("LABGATE_KEY2_FP", &second.fingerprint),
+            ("LABGATE_KEY2_COMMENT", &second.comment),
+            ("LABGATE_PRIVATE_KEY", &laptop.private),
+        ],
+    );
+    // What the browser left is what the server serves: only the second key, without comment.
+    let served = ureq::get(&format!("{}/alice.keys", site.served.url))
+        .call()
+        .expect("alice.keys")
+        .into_string()
+        .expect("body");
+    let line = second
+        .public
+        .rsplit_once(' ')
+        .map(|(l, _)| l)
+        .unwrap_or_default();
+    assert_eq!(served.trim(), line);
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn ssh_keys_without_javascript() {
+    let site = Site::start();
+    let password = site.member("bob");
+    let key = keygen(site.dir.path(), "bob", "bob@laptop");
+    site.run(
+        "sshkeys-nojs.mjs",
+        &[
+            ("LABGATE_USER", "bob"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_KEY1", &key.public),
+            ("LABGATE_KEY1_FP", &key.fingerprint),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn tokens_make_download_use_revoke() {
+    let site = Site::start();
+    let password = site.member("alice");
+    site.run(
+        "tokens.mjs",
+        &[("LABGATE_USER", "alice"), ("LABGATE_PASSWORD", &password)],
+    );
+}
+
+#[test]
+#[ignore = "needs chromium and node"]
+fn instances_book_with_a_saved_key_and_terminate() {
+    let site = Site::start();
+    let password = site.member("alice");
+    let token = site.token("alice");
+    let key = keygen(site.dir.path(), "laptop", "alice@laptop");
+    site.save_key(&token, "laptop", &key.public);
+    let robot = site.robot("arm by the window", "ur5e-1.lab.example");
+    site.run(
+        "instances.mjs",
+        &[
+            ("LABGATE_USER", "alice"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_TOKEN", &token),
+            ("LABGATE_ROBOT", &robot.option),
+            ("LABGATE_SSH_LINE", &robot.ssh_line),
+            ("LABGATE_HOSTKEY_FP", &robot.hostkey_fp),
+            ("LABGATE_KEY_NAME", "laptop"),
+            ("LABGATE_KEY", &key.public),
+            ("LABGATE_KEY_FP", &key.fingerprint),
+            ("LABGATE_ROBOT_ID", &robot.id),
+            ("LABGATE_ROBOT_CREDENTIAL", &robot.credential),
+        ],
+    );
+    // The one booking the page made went to this robot.
+    let resp = ureq::get(&format!("{}/api/deployment/{}", site.served.url, robot.id))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("GET /api/deployment");
+    let info: serde_json::Value =
+        serde_json::from_str(&resp.into_string().expect("body")).expect("json");
+    assert_eq!(info["icounter"], 1, "{info}");
+}
+
+/// The pages `screenshots.mjs` shows, each as `<page>-desktop.png` and `<page>-phone.png`.
+const SCREENSHOTS: &[&str] = &["login", "sshkeys", "tokens", "instances"];
+
+/// Makes the README's screenshots. They go to a temporary folder unless
+/// `LABGATE_UPDATE_SCREENSHOTS=1`, which writes `docs/screenshots/`.
+#[test]
+#[ignore = "needs chromium and node"]
+fn screenshots() {
+    let site = Site::start();
+    let password = site.member("ada");
+    let laptop = keygen(site.dir.path(), "laptop", "ada@laptop");
+    let desk = keygen(site.dir.path(), "desk", "ada@workstation");
+    let robot = site.robot("arm by the window", "ur5e-1.lab.example");
+    let out = if std::env::var_os("LABGATE_UPDATE_SCREENSHOTS").is_some() {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+    } else {
+        site.dir.path().join("screenshots")
+    };
+    site.run(
+        "screenshots.mjs",
+        &[
+            ("LABGATE_USER", "ada"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_KEY1", &laptop.public),
+            ("LABGATE_KEY2", &desk.public),
+            ("LABGATE_ROBOT", &robot.option),
+            ("LABGATE_SCREENSHOTS", out.to_str().expect("utf-8 path")),
+        ],
+    );
+    for page in SCREENSHOTS {
+        let (w, h) = png_size(&out.join(format!("{page}-desktop.png")));
+        assert!(w == 1280 && h >= 800, "{page} desktop is {w}x{h}");
+        let (w, h) = png_size(&out.join(format!("{page}-phone.png")));
+        assert!(w == 390 && h >= 844, "{page} phone is {w}x{h}");
+    }
+}
