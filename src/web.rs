@@ -85,25 +85,30 @@ fn relative(ts: Option<i64>) -> String {
     }
 }
 
-/// Words for a time difference in seconds, positive meaning the future.
+/// Words for a time difference in seconds, positive meaning the future, rounded to the
+/// nearest unit (a token made now for 24 hours reads "in 24 h", not "in 23 h").
 pub fn describe_delta(delta: i64) -> String {
     let span = delta.unsigned_abs();
     if span < 60 {
-        // Zero is "now", which for a past event (last used, made) reads as "just now".
         return if delta > 0 {
             "in under a minute".into()
         } else {
             "just now".into()
         };
     }
-    let amount = match span {
-        s if s < 3600 => format!("{} min", s / 60),
-        s if s < 2 * 86400 => format!("{} h", s / 3600),
-        s if s < 60 * 86400 => format!("{} days", s / 86400),
-        s if s < 730 * 86400 => format!("{} months", s / (30 * 86400)),
-        s => format!("{} years", s / (365 * 86400)),
+    let rounded = |unit: u64| (span + unit / 2) / unit;
+    let amount = if rounded(60) < 60 {
+        format!("{} min", rounded(60))
+    } else if rounded(3600) < 48 {
+        format!("{} h", rounded(3600))
+    } else if rounded(86400) < 60 {
+        format!("{} days", rounded(86400))
+    } else if rounded(30 * 86400) < 24 {
+        format!("{} months", rounded(30 * 86400))
+    } else {
+        format!("{} years", rounded(365 * 86400))
     };
-    if delta >= 0 {
+    if delta > 0 {
         format!("in {amount}")
     } else {
         format!("{amount} ago")
@@ -446,7 +451,11 @@ mod tests {
         assert_eq!(describe_delta(0), "just now");
         assert_eq!(describe_delta(30), "in under a minute");
         assert_eq!(describe_delta(-300), "5 min ago");
-        assert_eq!(describe_delta(23 * 3600 + 59 * 60), "in 23 h");
+        assert_eq!(describe_delta(23 * 3600 + 59 * 60), "in 24 h");
+        assert_eq!(describe_delta(3599), "in 1 h");
+        assert_eq!(describe_delta(3540), "in 59 min");
+        assert_eq!(describe_delta(365 * 86400), "in 12 months");
+        assert_eq!(describe_delta(-3 * 365 * 86400), "3 years ago");
         assert_eq!(describe_delta(7 * 86400), "in 7 days");
     }
 

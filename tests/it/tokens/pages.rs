@@ -78,7 +78,10 @@ fn each_duration_makes_a_token_of_that_lifetime() {
     );
     let page = lab.client.get("/tokens").dispatch().into_string().unwrap();
     assert_eq!(page.matches("data-select-row").count(), 7);
-    assert!(page.contains("in 23 h") || page.contains("in 24 h"));
+    assert!(
+        page.contains("(in 24 h)"),
+        "a fresh 24 h token reads \"in 24 h\""
+    );
     assert!(account_page(&lab).contains("API token made"));
 }
 
