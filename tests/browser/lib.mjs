@@ -52,7 +52,7 @@ export async function until(probe, what, ms = 5000) {
 export async function seeText(locator, text, ms = 10000) {
   let seen = "(nothing)";
   try {
-    return await until(
+    const shown = await until(
       async () => {
         try {
           seen = (await locator.innerText({ timeout: 1000 })).replace(/\s+/g, " ").trim();
@@ -65,9 +65,20 @@ export async function seeText(locator, text, ms = 10000) {
       `text ${JSON.stringify(text)}`,
       ms,
     );
+    await settled(locator.page());
+    return shown;
   } catch {
     throw new Error(`expected ${locator} to show ${JSON.stringify(text)}; it shows ${JSON.stringify(seen)}`);
   }
+}
+
+/// Waits until htmx has finished every request, swap and settle on the page. Settling is when
+/// htmx moves focus to an `autofocus` element of new content: typing before it could land in
+/// the wrong field, which no person is fast enough to do.
+export async function settled(page) {
+  await page.waitForFunction(
+    () => !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"),
+  );
 }
 
 /// Records everything a page does that it should not, for every page of a context.

@@ -6,7 +6,7 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { env, flow } from "./lib.mjs";
+import { env, flow, settled } from "./lib.mjs";
 
 const user = env("LABGATE_USER");
 const password = env("LABGATE_PASSWORD");
@@ -67,12 +67,15 @@ async function setup(t) {
     await page.getByLabel("Name").fill(name);
     await page.getByRole("button", { name: "Submit" }).click();
     await page.getByRole("row").filter({ hasText: name }).waitFor();
+    await settled(page);
   }
   await t.visit(page, "/tokens");
   for (const note of ["laptop scripts", "nightly build"]) {
     await page.getByLabel("Note").fill(note);
     await page.getByRole("button", { name: "make API token" }).click();
     await page.getByRole("row").filter({ hasText: note }).waitFor();
+    // The new token's panel takes the focus when the swap settles; type the next note after.
+    await settled(page);
   }
   await t.visit(page, "/instances");
   const value = await page.getByLabel("Robot").locator("option", { hasText: robot }).getAttribute("value");
