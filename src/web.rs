@@ -433,7 +433,7 @@ impl Fairing for SecurityHeaders {
         resp.set_raw_header("Referrer-Policy", "same-origin");
         resp.set_raw_header("Cross-Origin-Opener-Policy", "same-origin");
         resp.set_raw_header("X-Frame-Options", "DENY");
-        resp.set_raw_header("Vary", "HX-Request");
+        resp.set_raw_header("Vary", "HX-Request, HX-Boosted, HX-History-Restore-Request");
         if !resp.headers().contains("Cache-Control") {
             // Pages show keys, tokens and sessions: nothing dynamic is kept by caches.
             resp.set_raw_header("Cache-Control", "no-store");

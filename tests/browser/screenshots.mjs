@@ -65,7 +65,7 @@ async function setup(t) {
   for (const [name, key] of keys) {
     await page.getByLabel("Key text").fill(key);
     await page.getByLabel("Name").fill(name);
-    await page.getByRole("button", { name: "Submit" }).click();
+    await page.getByRole("button", { name: "submit", exact: true }).click();
     await page.getByRole("row").filter({ hasText: name }).waitFor();
     await settled(page);
   }

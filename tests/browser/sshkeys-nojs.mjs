@@ -30,7 +30,7 @@ await flow(async (t) => {
     t.watch.expectStatus(422, "/sshkeys");
     const [resp] = await Promise.all([
       page.waitForResponse((r) => r.request().method() === "POST"),
-      page.getByRole("button", { name: "Submit" }).click(),
+      page.getByRole("button", { name: "submit", exact: true }).click(),
     ]);
     assert.equal(resp.status(), 422);
     await page.waitForLoadState();
@@ -43,7 +43,7 @@ await flow(async (t) => {
   await t.step("a good key is added by a plain post and shows after the redirect", async () => {
     await page.getByLabel("Key text").fill(key1);
     await page.getByLabel("Name").fill("desktop");
-    await page.getByRole("button", { name: "Submit" }).click();
+    await page.getByRole("button", { name: "submit", exact: true }).click();
     await page.waitForURL("**/sshkeys");
     await seeText(rowOf("desktop"), fp1);
     assert.equal(await rows.count(), 1);

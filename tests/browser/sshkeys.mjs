@@ -20,7 +20,7 @@ await flow(async (t) => {
   const page = await t.page();
   const keyText = page.getByLabel("Key text");
   const keyName = page.getByLabel("Name");
-  const submit = page.getByRole("button", { name: "Submit" });
+  const submit = page.getByRole("button", { name: "submit", exact: true });
   const rows = page.locator("tbody tr");
   const rowOf = (text) => page.getByRole("row").filter({ hasText: text });
   const stillSamePage = async () => assert.equal(await page.evaluate(() => window.__marker), 1, "the page did not reload");

@@ -305,7 +305,10 @@ fn security_headers_everywhere() {
     let lab = Lab::new();
     let login = lab.client.get("/login").dispatch();
     assert_security_headers(&login, "page");
-    assert_eq!(login.headers().get_one("Vary"), Some("HX-Request"));
+    assert_eq!(
+        login.headers().get_one("Vary"),
+        Some("HX-Request, HX-Boosted, HX-History-Restore-Request")
+    );
     let missing = lab.client.get("/no/such/page").dispatch();
     assert_eq!(missing.status(), Status::NotFound);
     assert_security_headers(&missing, "404 page");

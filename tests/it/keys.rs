@@ -546,10 +546,10 @@ fn htmx_add_returns_a_fresh_form_the_list_out_of_band_and_a_toast() {
 
     let html = page(&lab);
     assert!(html.contains("No SSH keys yet."), "empty state");
-    assert!(html.contains("Upload new public key"));
+    assert!(html.contains("upload new public key"));
     assert!(html.contains("<label for=\"key-text\">Key text</label>"));
     assert!(html.contains("ssh-keygen -t ed25519 -f demokey"));
-    assert!(html.contains("<button type=\"submit\" class=\"primary\">Submit</button>"));
+    assert!(html.contains("<button type=\"submit\" class=\"primary\">submit</button>"));
 
     let resp = lab.post_htmx("/sshkeys", &[("key", &first.public), ("name", "")]);
     assert_eq!(resp.status(), Status::Ok);
@@ -606,7 +606,10 @@ fn get_serves_the_page_or_the_list_fragment() {
     let lab = alice_lab();
     let resp = lab.get_htmx("/sshkeys");
     assert_eq!(resp.status(), Status::Ok);
-    assert_eq!(resp.headers().get_one("Vary"), Some("HX-Request"));
+    assert_eq!(
+        resp.headers().get_one("Vary"),
+        Some("HX-Request, HX-Boosted, HX-History-Restore-Request")
+    );
     let body = resp.into_string().expect("body");
     assert!(!body.contains("<html"));
     assert!(body.trim_start().starts_with("<div id=\"keys-list\">"));
