@@ -180,7 +180,7 @@ async fn post_user_reset(
     let name = db
         .write(move |tx| {
             let account = users::get(tx, id)?;
-            users::set_password(tx, id, &hash, None)?;
+            users::set_password(tx, id, &hash)?;
             users::record_event(
                 tx,
                 id,

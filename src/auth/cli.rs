@@ -105,7 +105,7 @@ pub fn run(cmd: UserCommand) -> Result<(), AppError> {
             let config = crate::Config::new(&data.data);
             db.write_blocking(|tx| {
                 let account = users::require(tx, &name)?;
-                users::set_password(tx, account.id, &hash, None)?;
+                users::set_password(tx, account.id, &hash)?;
                 users::record_event(
                     tx,
                     account.id,

@@ -232,6 +232,7 @@ async fn post_password(
     form: CsrfForm<PasswordForm>,
     db: &State<Db>,
     config: &State<Config>,
+    cookies: &CookieJar<'_>,
 ) -> Result<Reply, AppError> {
     let PasswordForm {
         current,
@@ -259,21 +260,25 @@ async fn post_password(
         return refuse("the current password is wrong".into()).await;
     }
     let new_hash = users::hash_password_off(new).await?;
-    let keep = session.id_hash.clone();
     let address = addr.0;
-    let config = config.inner().clone();
-    db.write(move |tx| {
-        users::set_password(tx, id, &new_hash, Some(&keep))?;
-        users::record_event(
-            tx,
-            id,
-            "password changed",
-            "other sessions ended",
-            address.as_deref(),
-        )?;
-        forget_initial_password(tx, &config, id)
-    })
-    .await?;
+    let settings = config.inner().clone();
+    // Every session ends, this one included; this browser gets a fresh one so it stays signed
+    // in while anything holding the old cookie does not.
+    let session_id = db
+        .write(move |tx| {
+            users::set_password(tx, id, &new_hash)?;
+            users::record_event(
+                tx,
+                id,
+                "password changed",
+                "every session ended",
+                address.as_deref(),
+            )?;
+            forget_initial_password(tx, &settings, id)?;
+            create_session(tx, id, address.as_deref())
+        })
+        .await?;
+    cookies.add(session_cookie(session_id, config));
     Ok(SeeOther::with_flash(
         "/account",
         "Password changed. Every other session was signed out.",

@@ -209,21 +209,13 @@ pub fn count(conn: &Connection) -> Result<i64, AppError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
 }
 
-/// Replaces a password hash and ends the account's sessions except `keep` (a session id hash).
-pub fn set_password(
-    conn: &Connection,
-    id: i64,
-    password_hash: &str,
-    keep: Option<&str>,
-) -> Result<(), AppError> {
+/// Replaces a password hash and ends every session of the account.
+pub fn set_password(conn: &Connection, id: i64, password_hash: &str) -> Result<(), AppError> {
     conn.execute(
         "UPDATE users SET password_hash = ?2 WHERE id = ?1",
         params![id, password_hash],
     )?;
-    conn.execute(
-        "DELETE FROM sessions WHERE user_id = ?1 AND id_hash IS NOT ?2",
-        params![id, keep],
-    )?;
+    conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
     Ok(())
 }
 

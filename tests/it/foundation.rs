@@ -216,12 +216,35 @@ fn password_change_ends_other_sessions_and_removes_initial_file() {
     assert_eq!(change("wrong", new_password), Status::UnprocessableEntity);
     assert_eq!(change(&old_password, "typo"), Status::UnprocessableEntity);
     assert!(dir.path().join("data/initial-admin-password").exists());
-    assert_eq!(change(&old_password, new_password), Status::SeeOther);
+    let resp = client
+        .post("/account/password")
+        .cookie(Cookie::new("labgate_session", mine.clone()))
+        .header(ContentType::Form)
+        .body(form(&[
+            ("csrf_token", &token),
+            ("current", &old_password),
+            ("new", new_password),
+            ("confirm", new_password),
+        ]))
+        .dispatch();
+    assert_eq!(resp.status(), Status::SeeOther);
+    let renewed = resp
+        .cookies()
+        .get("labgate_session")
+        .expect("a fresh session for this browser")
+        .value()
+        .to_owned();
+    assert_ne!(renewed, mine);
     assert!(!dir.path().join("data/initial-admin-password").exists());
     assert_eq!(
         get_with(&client, "/account", &mine).0,
+        Status::SeeOther,
+        "the old id of this session is dead too"
+    );
+    assert_eq!(
+        get_with(&client, "/account", &renewed).0,
         Status::Ok,
-        "this session stays"
+        "this browser stays signed in"
     );
     assert_eq!(
         get_with(&client, "/account", &other).0,
