@@ -29,8 +29,13 @@ try:
                            check=True, capture_output=True).stdout.decode().strip()
 
     conn = http.client.HTTPConnection("127.0.0.1", port)
-    body = urllib.parse.urlencode({"username": "bench", "password": "bench-password-123"})
-    conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    conn.request("GET", "/login")
+    page = conn.getresponse(); page.read()
+    login_csrf = re.search(r"labgate_login=([^;]+)", page.getheader("Set-Cookie")).group(1)
+    body = urllib.parse.urlencode({"username": "bench", "password": "bench-password-123",
+                                   "csrf_token": login_csrf})
+    conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded",
+                                          "Cookie": f"labgate_login={login_csrf}"})
     resp = conn.getresponse(); resp.read()
     cookie = re.match(r"([^;]+)", resp.getheader("Set-Cookie")).group(1)
 

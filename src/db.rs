@@ -29,7 +29,8 @@ pub fn connect(path: &Path) -> rusqlite::Result<Connection> {
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;",
+         PRAGMA foreign_keys = ON;
+         PRAGMA secure_delete = ON;",
     )?;
     Ok(conn)
 }
@@ -48,7 +49,7 @@ impl Db {
             )));
         }
         tx.execute_batch(SCHEMA)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         Ok(Db {
             path: path.to_owned(),

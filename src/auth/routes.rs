@@ -33,17 +33,45 @@ fn get_root() -> SeeOther {
 }
 
 #[get("/login")]
-fn get_login(user: Option<User>) -> Reply {
+fn get_login(user: Option<User>, cookies: &CookieJar<'_>, config: &State<Config>) -> Reply {
+    let login_csrf = login_token(cookies, config);
     match user {
         Some(_) => SeeOther::to("/sshkeys").into(),
-        None => View::new("login.html", LoginCtx::default()).into(),
+        None => View::new(
+            "login.html",
+            LoginCtx {
+                login_csrf,
+                ..LoginCtx::default()
+            },
+        )
+        .into(),
     }
+}
+
+/// Cookie holding the sign-in form's CSRF token (there is no session yet to hold it).
+const LOGIN_CSRF_COOKIE: &str = "labgate_login";
+
+/// The sign-in form's CSRF token: the one this browser already has, or a new one.
+fn login_token(cookies: &CookieJar<'_>, config: &Config) -> String {
+    if let Some(c) = cookies.get(LOGIN_CSRF_COOKIE) {
+        return c.value().to_owned();
+    }
+    let token = users::generate_secret(32);
+    cookies.add(
+        rocket::http::Cookie::build((LOGIN_CSRF_COOKIE, token.clone()))
+            .path("/login")
+            .http_only(true)
+            .same_site(rocket::http::SameSite::Strict)
+            .secure(config.secure_cookies()),
+    );
+    token
 }
 
 #[derive(Default, Serialize)]
 struct LoginCtx {
     username: String,
     error: Option<String>,
+    login_csrf: String,
 }
 
 #[derive(FromForm)]
@@ -52,6 +80,8 @@ struct LoginForm {
     username: String,
     #[field(default = String::new())]
     password: String,
+    #[field(default = String::new())]
+    csrf_token: String,
 }
 
 /// The file holding the first admin's generated password.
@@ -78,12 +108,13 @@ pub fn forget_initial_password(
     Ok(())
 }
 
-fn login_refused(username: String, error: String, status: Status) -> View {
+fn login_refused(username: String, error: String, status: Status, login_csrf: String) -> View {
     View::new(
         "login.html",
         LoginCtx {
             username,
             error: Some(error),
+            login_csrf,
         },
     )
     .status(status)
@@ -99,17 +130,29 @@ async fn post_login(
     throttle: &State<Throttle>,
     cookies: &CookieJar<'_>,
 ) -> Result<Reply, AppError> {
-    let LoginForm { username, password } = form.into_inner();
+    let LoginForm {
+        username,
+        password,
+        csrf_token,
+    } = form.into_inner();
     let username = username.trim().to_owned();
+    // Double submit: the form's token must match the cookie set with the form, which another
+    // site can neither read nor send (SameSite=Strict).
+    let expected = cookies.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned());
+    let token = login_token(cookies, config);
+    if !expected.is_some_and(|e| super::constant_time_eq(e.as_bytes(), csrf_token.as_bytes())) {
+        let msg = "The sign-in form had expired. Please sign in again.".to_owned();
+        return Ok(login_refused(username, msg, Status::Forbidden, token).into());
+    }
     let address = addr.0.unwrap_or_else(|| "unknown".into());
-    match throttle.check(&address, &username) {
+    match throttle.begin(&address, &username) {
         Verdict::Allow => {}
         Verdict::Slow(d) => rocket::tokio::time::sleep(d).await,
         Verdict::Refuse(d) => {
             let minutes = d.as_secs().div_ceil(60);
             let msg =
                 format!("Too many failed sign-ins from your address. Try again in {minutes} min.");
-            return Ok(login_refused(username, msg, Status::TooManyRequests).into());
+            return Ok(login_refused(username, msg, Status::TooManyRequests, token).into());
         }
     }
     let name = username.clone();
@@ -128,7 +171,6 @@ async fn post_login(
     let account = match account {
         Some(account) if matches => account,
         known => {
-            throttle.failed(&address, &username);
             if let Some(account) = known {
                 let addr = address.clone();
                 db.write(move |tx| {
@@ -143,12 +185,12 @@ async fn post_login(
                 .await?;
             }
             let msg = "Wrong username or password.".to_owned();
-            return Ok(login_refused(username, msg, Status::Unauthorized).into());
+            return Ok(login_refused(username, msg, Status::Unauthorized, token).into());
         }
     };
     if account.disabled {
         let msg = "This account is disabled. Ask a lab admin to enable it.".to_owned();
-        return Ok(login_refused(username, msg, Status::Forbidden).into());
+        return Ok(login_refused(username, msg, Status::Forbidden, token).into());
     }
     throttle.succeeded(&address, &username);
     let old = cookies
@@ -232,6 +274,7 @@ async fn post_password(
     form: CsrfForm<PasswordForm>,
     db: &State<Db>,
     config: &State<Config>,
+    throttle: &State<Throttle>,
     cookies: &CookieJar<'_>,
 ) -> Result<Reply, AppError> {
     let PasswordForm {
@@ -254,11 +297,27 @@ async fn post_password(
     if new != confirm {
         return refuse("the new password and its confirmation differ".into()).await;
     }
+    // Guessing the current password through a stolen session is throttled like sign-in.
+    let address = addr.0.clone().unwrap_or_else(|| "unknown".into());
+    let subject = format!("password change of {}", user.username);
+    match throttle.begin(&address, &subject) {
+        Verdict::Allow => {}
+        Verdict::Slow(d) => rocket::tokio::time::sleep(d).await,
+        Verdict::Refuse(d) => {
+            let minutes = d.as_secs().div_ceil(60);
+            let msg = format!("too many wrong current passwords; try again in {minutes} min");
+            return Ok(account_view(&user, db, Some(msg))
+                .await?
+                .status(Status::TooManyRequests)
+                .into());
+        }
+    }
     let id = user.id;
     let hash = db.run(move |conn| users::password_hash(conn, id)).await?;
     if !users::verify_password_off(hash, current).await? {
         return refuse("the current password is wrong".into()).await;
     }
+    throttle.succeeded(&address, &subject);
     let new_hash = users::hash_password_off(new).await?;
     let address = addr.0;
     let settings = config.inner().clone();

@@ -1,6 +1,8 @@
-//! Login throttling. Failures are counted per address, per (address, username) and per
-//! username. The first two refuse further attempts for a while; the per-username count only
-//! slows attempts down, so an attacker elsewhere can never lock the real user out.
+//! Login throttling. Attempts are counted per address (per /64 for IPv6), per (address,
+//! username) and per username, from the moment they start, so a burst of parallel guesses is
+//! counted before any of them is checked; a successful sign-in takes its attempt back. The
+//! first two refuse further attempts for a while; the per-username count only slows attempts
+//! down, so an attacker elsewhere can never lock the real user out.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -36,12 +38,23 @@ pub struct Throttle {
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
+/// The part of an address one party controls: the address itself for IPv4, the /64 for IPv6.
+fn network(address: &str) -> String {
+    match address.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => address.to_owned(),
+    }
+}
+
 fn address_key(address: &str) -> String {
-    format!("a:{address}")
+    format!("a:{}", network(address))
 }
 
 fn pair_key(address: &str, username: &str) -> String {
-    format!("p:{address}\n{username}")
+    format!("p:{}\n{username}", network(address))
 }
 
 fn user_key(username: &str) -> String {
@@ -49,12 +62,13 @@ fn user_key(username: &str) -> String {
 }
 
 impl Throttle {
-    /// Decides on an attempt for `username` from `address`.
-    pub fn check(&self, address: &str, username: &str) -> Verdict {
-        self.check_at(address, username, Instant::now())
+    /// Decides on an attempt for `username` from `address` and, unless it is refused, counts
+    /// it at once (see [`Throttle::succeeded`]).
+    pub fn begin(&self, address: &str, username: &str) -> Verdict {
+        self.begin_at(address, username, Instant::now())
     }
 
-    fn check_at(&self, address: &str, username: &str, now: Instant) -> Verdict {
+    fn begin_at(&self, address: &str, username: &str, now: Instant) -> Verdict {
         let Ok(mut map) = self.failures.lock() else {
             return Verdict::Allow;
         };
@@ -72,20 +86,9 @@ impl Throttle {
         if let Some(d) = refuse {
             return Verdict::Refuse(d.max(Duration::from_secs(1)));
         }
-        if wait(user_key(username), PER_USER).is_some() {
-            return Verdict::Slow(SLOWDOWN);
-        }
-        Verdict::Allow
-    }
-
-    /// Counts a failed attempt.
-    pub fn failed(&self, address: &str, username: &str) {
-        self.failed_at(address, username, Instant::now())
-    }
-
-    fn failed_at(&self, address: &str, username: &str, now: Instant) {
-        let Ok(mut map) = self.failures.lock() else {
-            return;
+        let verdict = match wait(user_key(username), PER_USER) {
+            Some(_) => Verdict::Slow(SLOWDOWN),
+            None => Verdict::Allow,
         };
         if map.len() >= SWEEP_AT {
             map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < WINDOW));
@@ -97,12 +100,18 @@ impl Throttle {
         ] {
             map.entry(key).or_default().push_back(now);
         }
+        verdict
     }
 
-    /// Forgets the failures of a pair after its successful login.
+    /// Takes back the attempt of a successful sign-in and forgets the pair's failures.
     pub fn succeeded(&self, address: &str, username: &str) {
         if let Ok(mut map) = self.failures.lock() {
             map.remove(&pair_key(address, username));
+            for key in [address_key(address), user_key(username)] {
+                if let Some(q) = map.get_mut(&key) {
+                    q.pop_back();
+                }
+            }
         }
     }
 }
@@ -116,33 +125,32 @@ mod tests {
         let t = Throttle::default();
         let now = Instant::now();
         for _ in 0..PER_PAIR {
-            assert_eq!(t.check_at("10.0.0.1", "alice", now), Verdict::Allow);
-            t.failed_at("10.0.0.1", "alice", now);
+            assert_eq!(t.begin_at("10.0.0.1", "alice", now), Verdict::Allow);
         }
         assert!(matches!(
-            t.check_at("10.0.0.1", "alice", now),
+            t.begin_at("10.0.0.1", "alice", now),
             Verdict::Refuse(_)
         ));
-        assert_eq!(t.check_at("10.0.0.2", "alice", now), Verdict::Allow);
+        assert_eq!(t.begin_at("10.0.0.2", "alice", now), Verdict::Allow);
         for i in 0..PER_USER {
-            t.failed_at(&format!("10.1.0.{i}"), "alice", now);
+            t.begin_at(&format!("10.1.0.{i}"), "alice", now);
         }
         assert_eq!(
-            t.check_at("10.0.0.2", "alice", now),
+            t.begin_at("10.0.0.3", "alice", now),
             Verdict::Slow(SLOWDOWN)
         );
-        assert_eq!(t.check_at("10.0.0.2", "bob", now), Verdict::Allow);
+        assert_eq!(t.begin_at("10.0.0.3", "bob", now), Verdict::Allow);
     }
 
     #[test]
-    fn failures_expire() {
+    fn attempts_expire() {
         let t = Throttle::default();
         let then = Instant::now();
         for _ in 0..PER_PAIR {
-            t.failed_at("a", "u", then);
+            t.begin_at("a", "u", then);
         }
-        assert!(matches!(t.check_at("a", "u", then), Verdict::Refuse(_)));
-        assert_eq!(t.check_at("a", "u", then + WINDOW), Verdict::Allow);
+        assert!(matches!(t.begin_at("a", "u", then), Verdict::Refuse(_)));
+        assert_eq!(t.begin_at("a", "u", then + WINDOW), Verdict::Allow);
     }
 
     #[test]
@@ -150,11 +158,35 @@ mod tests {
         let t = Throttle::default();
         let now = Instant::now();
         for i in 0..PER_ADDRESS {
-            t.failed_at("a", &format!("user{i}"), now);
+            t.begin_at("a", &format!("user{i}"), now);
         }
         assert!(matches!(
-            t.check_at("a", "someone-else", now),
+            t.begin_at("a", "someone-else", now),
             Verdict::Refuse(_)
         ));
+    }
+
+    #[test]
+    fn a_success_takes_its_attempt_back() {
+        let t = Throttle::default();
+        let now = Instant::now();
+        for _ in 0..PER_PAIR * 3 {
+            assert_eq!(t.begin_at("10.0.0.1", "alice", now), Verdict::Allow);
+            t.succeeded("10.0.0.1", "alice");
+        }
+    }
+
+    #[test]
+    fn an_ipv6_slash_64_is_one_party() {
+        let t = Throttle::default();
+        let now = Instant::now();
+        for i in 0..PER_PAIR {
+            t.begin_at(&format!("2001:db8:1:2::{i:x}"), "alice", now);
+        }
+        assert!(matches!(
+            t.begin_at("2001:db8:1:2:ffff::9", "alice", now),
+            Verdict::Refuse(_)
+        ));
+        assert_eq!(t.begin_at("2001:db8:1:3::1", "alice", now), Verdict::Allow);
     }
 }

@@ -62,18 +62,32 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// [`hash_password`] on the blocking pool: argon2 is tens of milliseconds of CPU by design.
-pub async fn hash_password_off(password: String) -> Result<String, AppError> {
-    rocket::tokio::task::spawn_blocking(move || hash_password(&password))
+/// How many argon2 computations may run at once. Each takes 19 MiB and tens of milliseconds
+/// of CPU by design, so a burst of sign-in attempts queues here instead of taking the memory
+/// of hundreds of them at once. A process-wide limit, like the machine's memory it protects.
+static PASSWORD_WORK: rocket::tokio::sync::Semaphore = rocket::tokio::sync::Semaphore::const_new(4);
+
+/// Runs password work on the blocking pool, at most [`PASSWORD_WORK`] at a time.
+async fn password_work<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let _permit = PASSWORD_WORK
+        .acquire()
         .await
-        .map_err(|e| AppError::internal(format!("password hashing task: {e}")))?
+        .map_err(|e| AppError::internal(format!("password work: {e}")))?;
+    rocket::tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::internal(format!("password work task: {e}")))
 }
 
-/// [`verify_password`] on the blocking pool.
+/// [`hash_password`] off the executor (see [`password_work`]).
+pub async fn hash_password_off(password: String) -> Result<String, AppError> {
+    password_work(move || hash_password(&password)).await?
+}
+
+/// [`verify_password`] off the executor (see [`password_work`]).
 pub async fn verify_password_off(hash: String, password: String) -> Result<bool, AppError> {
-    rocket::tokio::task::spawn_blocking(move || verify_password(&hash, &password))
-        .await
-        .map_err(|e| AppError::internal(format!("password check task: {e}")))
+    password_work(move || verify_password(&hash, &password)).await
 }
 
 /// A hash of a random password, so that checking an unknown username costs as much as a known one.
@@ -139,7 +153,15 @@ fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-const ACCOUNT_COLUMNS: &str = "id, username, is_admin, disabled, created";
+/// `SELECT` of the columns [`account_from_row`] reads, then the rest of the query.
+macro_rules! select_account {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, username, is_admin, disabled, created FROM users ",
+            $rest
+        )
+    };
+}
 
 /// Creates an account; a taken username is a conflict.
 pub fn create(
@@ -168,16 +190,16 @@ pub fn create(
 
 /// Finds an account by name.
 pub fn find(conn: &Connection, username: &str) -> Result<Option<Account>, AppError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE username = ?1");
+    let sql = select_account!("WHERE username = ?1");
     Ok(conn
-        .query_row(&sql, [username], account_from_row)
+        .query_row(sql, [username], account_from_row)
         .optional()?)
 }
 
 /// Finds an account by id.
 pub fn get(conn: &Connection, id: i64) -> Result<Account, AppError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = ?1");
-    conn.query_row(&sql, [id], account_from_row)
+    let sql = select_account!("WHERE id = ?1");
+    conn.query_row(sql, [id], account_from_row)
         .optional()?
         .ok_or_else(|| AppError::NotFound("no such user".into()))
 }
@@ -198,8 +220,7 @@ pub fn password_hash(conn: &Connection, id: i64) -> Result<String, AppError> {
 
 /// Every account, by name.
 pub fn list(conn: &Connection) -> Result<Vec<Account>, AppError> {
-    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users ORDER BY username");
-    let mut stmt = conn.prepare(&sql)?;
+    let mut stmt = conn.prepare(select_account!("ORDER BY username"))?;
     let rows = stmt.query_map([], account_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -17,11 +17,7 @@ fn user_add_while_the_server_runs_then_sign_in() {
         .find_map(|l| l.strip_prefix("password: "))
         .expect("generated password printed")
         .to_owned();
-    let agent = ureq::AgentBuilder::new().redirects(0).build();
-    let resp = agent
-        .post(&format!("{}/login", served.url))
-        .send_form(&[("username", "frank"), ("password", &password)])
-        .expect("login answer");
+    let resp = web_login(&served.url, "frank", &password);
     assert_eq!(resp.status(), 303);
     assert!(resp
         .header("Set-Cookie")

@@ -66,13 +66,26 @@ impl Lab {
         assert_eq!(resp.status(), Status::SeeOther, "login as {username}");
     }
 
-    /// Posts the login form from `remote`.
+    /// Posts the login form from `remote`, as a browser does after loading it.
     pub fn post_login(&self, username: &str, password: &str, remote: &str) -> LocalResponse<'_> {
+        // Loading the form gives the browser its sign-in CSRF cookie.
+        self.client.get("/login").dispatch();
+        let token = self
+            .client
+            .cookies()
+            .get("labgate_login")
+            .expect("sign-in CSRF cookie")
+            .value()
+            .to_owned();
         self.client
             .post("/login")
             .remote(remote.parse().expect("socket address"))
             .header(ContentType::Form)
-            .body(form(&[("username", username), ("password", password)]))
+            .body(form(&[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", &token),
+            ]))
             .dispatch()
     }
 
@@ -144,13 +157,30 @@ pub fn untracked_client(root: &Path) -> Client {
     Client::untracked(rocket).expect("valid rocket")
 }
 
+/// Posts the sign-in form on an untracked client as a browser would after loading it.
+pub fn login_response<'c>(client: &'c Client, username: &str, password: &str) -> LocalResponse<'c> {
+    let page = client.get("/login").dispatch();
+    let token = page
+        .cookies()
+        .get("labgate_login")
+        .expect("sign-in CSRF cookie")
+        .value()
+        .to_owned();
+    client
+        .post("/login")
+        .cookie(rocket::http::Cookie::new("labgate_login", token.clone()))
+        .header(ContentType::Form)
+        .body(form(&[
+            ("username", username),
+            ("password", password),
+            ("csrf_token", &token),
+        ]))
+        .dispatch()
+}
+
 /// Signs in on an untracked client and returns the session cookie's value.
 pub fn session_for(client: &Client, username: &str, password: &str) -> String {
-    let resp = client
-        .post("/login")
-        .header(ContentType::Form)
-        .body(form(&[("username", username), ("password", password)]))
-        .dispatch();
+    let resp = login_response(client, username, password);
     assert_eq!(resp.status(), Status::SeeOther, "login as {username}");
     resp.cookies()
         .get("labgate_session")
@@ -275,5 +305,34 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Signs in to a real server over HTTP as a browser would (load the form, post it with its
+/// CSRF cookie) and returns the answer to the post; redirects are not followed.
+pub fn web_login(url: &str, username: &str, password: &str) -> ureq::Response {
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let page = agent
+        .get(&format!("{url}/login"))
+        .call()
+        .expect("login page");
+    let token = page
+        .all("Set-Cookie")
+        .into_iter()
+        .find_map(|c| c.strip_prefix("labgate_login="))
+        .and_then(|c| c.split(';').next())
+        .expect("sign-in CSRF cookie")
+        .to_owned();
+    let answer = agent
+        .post(&format!("{url}/login"))
+        .set("Cookie", &format!("labgate_login={token}"))
+        .send_form(&[
+            ("username", username),
+            ("password", password),
+            ("csrf_token", &token),
+        ]);
+    match answer {
+        Ok(resp) | Err(ureq::Error::Status(_, resp)) => resp,
+        Err(e) => panic!("login answer: {e}"),
     }
 }

@@ -273,11 +273,7 @@ fn disabling_a_user_ends_their_sessions() {
         .dispatch();
     assert_eq!(resp.status(), Status::SeeOther);
     assert_eq!(get_with(&client, "/account", &dana).0, Status::SeeOther);
-    let resp = client
-        .post("/login")
-        .header(ContentType::Form)
-        .body(form(&[("username", "dana"), ("password", &password)]))
-        .dispatch();
+    let resp = login_response(&client, "dana", &password);
     assert_eq!(resp.status(), Status::Forbidden);
     assert!(resp.into_string().unwrap().contains("disabled"));
 }
@@ -414,4 +410,71 @@ fn only_enable_and_disable_switch_an_account() {
         .into_string()
         .unwrap();
     assert!(body.contains("kim is disabled."));
+}
+
+#[test]
+fn the_sign_in_form_needs_its_csrf_token() {
+    let (client, dir) = Lab::new().into_untracked();
+    let password = lab_password(&dir);
+    let without = client
+        .post("/login")
+        .header(ContentType::Form)
+        .body(form(&[("username", "admin"), ("password", &password)]))
+        .dispatch();
+    assert_eq!(without.status(), Status::Forbidden);
+    assert!(without.cookies().get("labgate_session").is_none());
+    assert!(without.into_string().unwrap().contains("had expired"));
+    let forged = client
+        .post("/login")
+        .cookie(Cookie::new("labgate_login", "one"))
+        .header(ContentType::Form)
+        .body(form(&[
+            ("username", "admin"),
+            ("password", &password),
+            ("csrf_token", "another"),
+        ]))
+        .dispatch();
+    assert_eq!(forged.status(), Status::Forbidden);
+    session_for(&client, "admin", &password);
+}
+
+#[test]
+fn a_burst_of_parallel_guesses_is_throttled_like_a_slow_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = Served::start(&data);
+    let guesses: Vec<_> = (0..24)
+        .map(|i| {
+            let url = served.url.clone();
+            std::thread::spawn(move || web_login(&url, "admin", &format!("guess-{i}")).status())
+        })
+        .collect();
+    let statuses: Vec<u16> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + refused, statuses.len(), "{statuses:?}");
+    assert!(
+        checked <= 5,
+        "only the first few guesses are even checked: {statuses:?}"
+    );
+}
+
+#[test]
+fn guessing_the_current_password_is_throttled() {
+    let lab = Lab::new();
+    lab.login_admin();
+    let mut statuses = Vec::new();
+    for i in 0..8 {
+        let resp = lab.post_form(
+            "/account/password",
+            &[
+                ("current", &format!("wrong-{i}")),
+                ("new", "a new long password"),
+                ("confirm", "a new long password"),
+            ],
+        );
+        statuses.push(resp.status());
+    }
+    assert_eq!(statuses[0], Status::UnprocessableEntity);
+    assert_eq!(statuses[7], Status::TooManyRequests, "{statuses:?}");
 }

@@ -273,10 +273,7 @@ impl Member {
         let (ok, token, err) = cli(data, &["token", "issue", name], None);
         assert!(ok, "token issue: {err}");
         let agent = ureq::AgentBuilder::new().redirects(0).build();
-        let resp = agent
-            .post(&format!("{url}/login"))
-            .send_form(&[("username", name), ("password", password)])
-            .expect("login");
+        let resp = web_login(url, name, password);
         assert_eq!(resp.status(), 303, "login");
         let cookie = resp
             .header("Set-Cookie")
