@@ -1,119 +1,20 @@
-//! The web layer shared by every page: embedded assets, templates, page-or-fragment replies,
-//! toasts, flash messages and the security headers.
+//! Replies of the console: a page or an htmx fragment from one template, redirects with a
+//! flash message, toasts, and the request guards that decide between them.
 
-use std::borrow::Cow;
 use std::io::Cursor;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use minijinja::{context, Environment, UndefinedBehavior, Value};
-use rocket::fairing::{Fairing, Info, Kind};
+use minijinja::{context, Value};
 use rocket::http::{ContentType, Cookie, Header, SameSite, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
-use rocket::{get, routes, Route};
-use rust_embed::Embed;
 use serde::Serialize;
 
+use super::Templates;
 use crate::auth::Session;
-use crate::error::AppError;
-
-/// Everything under `web/`: templates and static files, inside the binary.
-#[derive(Embed)]
-#[folder = "web/"]
-struct Assets;
 
 const FLASH_COOKIE: &str = "labgate_flash";
-
-/// The template environment, loaded once at start so a broken template stops start-up.
-pub struct Templates {
-    env: Environment<'static>,
-}
-
-impl Templates {
-    /// Loads and compiles every embedded template.
-    pub fn load() -> Result<Templates, AppError> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.add_filter("datetime", datetime);
-        env.add_filter("relative", relative);
-        for path in Assets::iter() {
-            let Some(name) = path.strip_prefix("templates/") else {
-                continue;
-            };
-            let file = Assets::get(&path)
-                .ok_or_else(|| AppError::internal(format!("embedded file {path} vanished")))?;
-            let source = String::from_utf8(file.data.into_owned())
-                .map_err(|_| AppError::internal(format!("template {name} is not UTF-8")))?;
-            env.add_template_owned(name.to_owned(), source)?;
-        }
-        Ok(Templates { env })
-    }
-
-    /// Renders a whole template, or one named block of it.
-    pub fn render(&self, name: &str, block: Option<&str>, ctx: Value) -> Result<String, AppError> {
-        let tmpl = self.env.get_template(name)?;
-        // `eval_to_state` sets up the blocks without rendering the whole page, which is all a
-        // fragment needs; its replacement renders everything first.
-        #[allow(deprecated)]
-        Ok(match block {
-            Some(block) => tmpl.eval_to_state(ctx)?.render_block(block)?,
-            None => tmpl.render(ctx)?,
-        })
-    }
-}
-
-/// Formats unix seconds as `YYYY-MM-DD HH:MM UTC` (template filter; `none` reads "never").
-fn datetime(ts: Option<i64>) -> String {
-    ts.map(format_time).unwrap_or_else(|| "never".into())
-}
-
-/// Formats unix seconds as `YYYY-MM-DD HH:MM UTC`.
-pub fn format_time(ts: i64) -> String {
-    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_else(|| "?".into())
-}
-
-/// Describes unix seconds relative to now: "just now", "5 min ago", "in 23 h".
-fn relative(ts: Option<i64>) -> String {
-    match ts {
-        Some(ts) => describe_delta(ts - crate::db::now()),
-        None => "never".into(),
-    }
-}
-
-/// Words for a time difference in seconds, positive meaning the future, rounded to the
-/// nearest unit (a token made now for 24 hours reads "in 24 h", not "in 23 h").
-pub fn describe_delta(delta: i64) -> String {
-    let span = delta.unsigned_abs();
-    if span < 60 {
-        return if delta > 0 {
-            "in under a minute".into()
-        } else {
-            "just now".into()
-        };
-    }
-    let rounded = |unit: u64| (span + unit / 2) / unit;
-    let amount = if rounded(60) < 60 {
-        format!("{} min", rounded(60))
-    } else if rounded(3600) < 48 {
-        format!("{} h", rounded(3600))
-    } else if rounded(86400) < 60 {
-        format!("{} days", rounded(86400))
-    } else if rounded(30 * 86400) < 24 {
-        format!("{} months", rounded(30 * 86400))
-    } else {
-        format!("{} years", rounded(365 * 86400))
-    };
-    if delta > 0 {
-        format!("in {amount}")
-    } else {
-        format!("{amount} ago")
-    }
-}
 
 /// Whether htmx sent the request for a fragment (not a boosted navigation or history restore).
 pub fn is_htmx(req: &Request<'_>) -> bool {
@@ -372,107 +273,4 @@ fn take_flash(req: &Request<'_>) -> Option<String> {
         .and_then(|b| String::from_utf8(b).ok());
     req.cookies().remove(Cookie::build(FLASH_COOKIE).path("/"));
     message
-}
-
-/// An embedded static file.
-pub struct Asset {
-    content_type: ContentType,
-    data: Cow<'static, [u8]>,
-}
-
-impl<'r> Responder<'r, 'static> for Asset {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        Response::build()
-            .header(self.content_type)
-            .header(Header::new("Cache-Control", "public, max-age=3600"))
-            .sized_body(self.data.len(), Cursor::new(self.data))
-            .ok()
-    }
-}
-
-#[get("/static/<file..>")]
-fn get_static(file: std::path::PathBuf) -> Option<Asset> {
-    let name = file.to_str()?;
-    let found = Assets::get(&format!("static/{name}"))?;
-    let content_type = file
-        .extension()
-        .and_then(|e| e.to_str())
-        .and_then(ContentType::from_extension)
-        .unwrap_or(ContentType::Binary);
-    Some(Asset {
-        content_type,
-        data: found.data,
-    })
-}
-
-/// Routes of this module.
-pub fn routes() -> Vec<Route> {
-    routes![get_static]
-}
-
-/// Content-Security-Policy sent with every response.
-pub const CSP: &str =
-    "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; \
-base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
-
-/// Adds the security headers to every response, errors and static files included.
-pub struct SecurityHeaders;
-
-#[rocket::async_trait]
-impl Fairing for SecurityHeaders {
-    fn info(&self) -> Info {
-        Info {
-            name: "security headers",
-            kind: Kind::Response,
-        }
-    }
-
-    async fn on_response<'r>(&self, _req: &'r Request<'_>, resp: &mut Response<'r>) {
-        resp.set_raw_header("Content-Security-Policy", CSP);
-        resp.set_raw_header("X-Content-Type-Options", "nosniff");
-        resp.set_raw_header("Referrer-Policy", "same-origin");
-        resp.set_raw_header("Cross-Origin-Opener-Policy", "same-origin");
-        resp.set_raw_header("X-Frame-Options", "DENY");
-        resp.set_raw_header("Vary", "HX-Request, HX-Boosted, HX-History-Restore-Request");
-        if !resp.headers().contains("Cache-Control") {
-            // Pages show keys, tokens and sessions: nothing dynamic is kept by caches.
-            resp.set_raw_header("Cache-Control", "no-store");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deltas_read_naturally() {
-        assert_eq!(describe_delta(-10), "just now");
-        assert_eq!(describe_delta(0), "just now");
-        assert_eq!(describe_delta(30), "in under a minute");
-        assert_eq!(describe_delta(-300), "5 min ago");
-        assert_eq!(describe_delta(23 * 3600 + 59 * 60), "in 24 h");
-        assert_eq!(describe_delta(3599), "in 1 h");
-        assert_eq!(describe_delta(3540), "in 59 min");
-        assert_eq!(describe_delta(365 * 86400), "in 12 months");
-        assert_eq!(describe_delta(-3 * 365 * 86400), "3 years ago");
-        assert_eq!(describe_delta(7 * 86400), "in 7 days");
-    }
-
-    #[test]
-    fn toasts_survive_latin1_headers() {
-        let header = toast_header("R\u{fc}ckw\u{e4}rts \u{201c}arm\u{201d} \u{1f916}", "ok");
-        let value = header.value();
-        assert!(value.is_ascii(), "{value}");
-        let parsed: serde_json::Value = serde_json::from_str(value).unwrap();
-        assert_eq!(
-            parsed["toast"]["message"],
-            "R\u{fc}ckw\u{e4}rts \u{201c}arm\u{201d} \u{1f916}"
-        );
-    }
-
-    #[test]
-    fn every_template_compiles() {
-        Templates::load().expect("templates load");
-    }
 }
