@@ -82,7 +82,7 @@ fn revoke_by_sha256_own_tokens_only() {
     lab.login("bob", &bob);
     let (_, bobs) = make(&lab, &[("note", "bob's")]);
     lab.login("alice", &alice);
-    let (_, caller) = make(&lab, &[("note", "caller"), ("scope", "ro")]);
+    let (_, caller) = make(&lab, &[("note", "caller"), ("scope", "rw")]);
     let (other_id, other) = make(&lab, &[("note", "other")]);
 
     // Another user's token, malformed hashes and unknown ones: 404 JSON, nothing revoked.
@@ -99,7 +99,7 @@ fn revoke_by_sha256_own_tokens_only() {
     }
     assert_eq!(api_status(&lab, &bobs), Status::Ok);
 
-    // A read-only token may revoke the caller's other tokens (lowercase hex) ...
+    // The caller may revoke its other tokens (lowercase hex) ...
     let resp = api_post(
         &lab,
         &format!("/api/revoke/{}", sha256_hex(&other)),
@@ -166,9 +166,9 @@ fn purge_revokes_every_token_of_the_caller() {
 }
 
 #[test]
-fn read_only_tokens_read_and_give_up_access() {
-    // `ro` may read, may not write (403 on adding an SSH key), and may revoke or purge its
-    // owner's tokens (that only takes access away; see tokens/api.rs).
+fn read_only_tokens_only_read() {
+    // DESIGN: `ro` tokens may only read. Adding an SSH key, revoking and purging are writes:
+    // 403 JSON, and nothing changes.
     let lab = lab_with_alice();
     let (_, ro) = make(&lab, &[("scope", "ro")]);
     let (_, rw) = make(&lab, &[("scope", "rw")]);
@@ -185,9 +185,28 @@ fn read_only_tokens_read_and_give_up_access() {
     };
     assert_eq!(add(&ro), Status::Forbidden, "ro cannot write");
     assert_eq!(add(&rw), Status::Created, "rw can");
-    let resp = api_post(&lab, "/api/purge", &ro);
+    for uri in [
+        format!("/api/revoke/{}", sha256_hex(&rw)),
+        format!("/api/revoke/{}", sha256_hex(&ro)),
+        "/api/purge".to_owned(),
+    ] {
+        let resp = api_post(&lab, &uri, &ro);
+        assert_eq!(resp.status(), Status::Forbidden, "{uri}");
+        let body: Value = resp.into_json().unwrap();
+        assert!(
+            body["error_message"]
+                .as_str()
+                .is_some_and(|m| m.contains("read-only")),
+            "{uri}: {body}"
+        );
+    }
+    assert_eq!(api_status(&lab, &rw), Status::Ok, "rw still works");
+    assert_eq!(api_status(&lab, &ro), Status::Ok, "ro still works");
+    assert!(!account_page(&lab).contains("API token revoked"));
+    // An rw token may take the ro one away.
+    let resp = api_post(&lab, &format!("/api/revoke/{}", sha256_hex(&ro)), &rw);
     assert_eq!(resp.status(), Status::Ok);
-    assert_eq!(api_status(&lab, &rw), Status::Unauthorized);
+    assert_eq!(api_status(&lab, &ro), Status::Unauthorized);
 }
 
 #[test]
