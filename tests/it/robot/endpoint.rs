@@ -455,3 +455,45 @@ fn a_rotated_credential_replaces_the_old_one_at_once() {
     assert_eq!(status, Status::Ok);
     assert_eq!(body.lines().count(), 2);
 }
+
+#[test]
+fn a_failing_or_busy_last_used_write_still_lets_the_key_in() {
+    let s = scene();
+    let cred = Some(s.robot.credential.as_str());
+    let fp = fingerprint(&key_file("ed25519.pub"));
+    let query = format!("?fingerprint={}", urlencode(&fp));
+    let expected = expected_line(&key_file("ed25519.pub"), s.expires);
+
+    // The stamp fails outright: the login is still allowed, and nothing is stamped.
+    s.db.run_blocking(|c| {
+        Ok(c.execute_batch(
+            "CREATE TRIGGER refuse_stamp BEFORE UPDATE OF last_used ON ssh_keys
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )?)
+    })
+    .unwrap();
+    let (status, _, body) = ask(&s.lab, &s.robot.id, &query, cred);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(body, expected);
+    assert_eq!(fixture::last_used(&s.db, s.ed25519), (None, None));
+    s.db.run_blocking(|c| Ok(c.execute_batch("DROP TRIGGER refuse_stamp")?))
+        .unwrap();
+
+    // Another writer holds the database: the answer comes well within the helper's 2 s.
+    let path = s.lab.data().join("labgate.db");
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let (status, _, body) = ask(&s.lab, &s.robot.id, &query, cred);
+    let took = started.elapsed();
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(status, Status::Ok);
+    assert_eq!(body, expected);
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    assert_eq!(fixture::last_used(&s.db, s.ed25519), (None, None));
+
+    // Once the database is free again, the stamp is written as usual.
+    let (status, _, _) = ask(&s.lab, &s.robot.id, &query, cred);
+    assert_eq!(status, Status::Ok);
+    assert!(fixture::last_used(&s.db, s.ed25519).0.is_some());
+}

@@ -51,6 +51,45 @@ fn list_shows_metadata_only_and_last_used() {
 }
 
 #[test]
+fn a_failing_or_busy_last_used_write_does_not_fail_the_call() {
+    let lab = lab_with_alice();
+    let (id, text) = make(&lab, &[]);
+    let path = lab.data().join("labgate.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let last_used = |conn: &rusqlite::Connection| -> Option<i64> {
+        conn.query_row("SELECT last_used FROM tokens WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+
+    // The stamp fails outright: the call still succeeds, and nothing is stamped.
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_stamp BEFORE UPDATE OF last_used ON tokens
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .unwrap();
+    assert_eq!(api_status(&lab, &text), Status::Ok);
+    assert_eq!(last_used(&conn), None);
+    conn.execute_batch("DROP TRIGGER refuse_stamp").unwrap();
+
+    // Another writer holds the database: the call answers at once, without the stamp.
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(api_status(&lab, &text), Status::Ok);
+    let took = started.elapsed();
+    conn.execute_batch("ROLLBACK").unwrap();
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    assert_eq!(last_used(&conn), None);
+
+    assert_eq!(api_status(&lab, &text), Status::Ok);
+    assert!(
+        last_used(&conn).is_some(),
+        "stamped once the database is free"
+    );
+}
+
+#[test]
 fn session_cookie_and_query_parameters_never_count() {
     let lab = lab_with_alice();
     let (_, text) = make(&lab, &[]);
