@@ -176,6 +176,24 @@ fn helper_fails_closed_when_labgate_is_down() {
 }
 
 #[test]
+fn helper_refuses_plain_http_to_another_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let cred = credential_file(dir.path(), "whatever-credential", 0o600);
+    let robot = "3f2a9c1e-0000-4000-8000-000000000000";
+    // TEST-NET-1: nothing answers there, so only a refusal made before connecting is quick
+    // and names the flag (a connection attempt would end in the 5 s timeout instead).
+    let result = helper("http://192.0.2.1", robot, &cred, &["--timeout-ms", "5000"]);
+    let took = result.3;
+    let err = assert_fails_closed(result, "plain http to another machine");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        err.contains("https://") && err.contains("--allow-http"),
+        "{err}"
+    );
+    assert!(!err.contains("whatever-credential"), "{err}");
+}
+
+#[test]
 fn helper_gives_up_after_its_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let cred = credential_file(dir.path(), "whatever-credential", 0o600);
