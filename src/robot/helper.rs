@@ -35,6 +35,9 @@ pub struct HelperArgs {
     /// labgate's URL, e.g. https://labgate.example.org.
     #[arg(long)]
     pub url: String,
+    /// Accepted and ignored, as by every subcommand: the helper opens no database.
+    #[arg(long, hide = true)]
+    pub data: Option<PathBuf>,
     /// Accept a plain http:// URL to another machine (on a trusted network only: anyone on the
     /// path could add keys). http:// to this machine (loopback) is always accepted.
     #[arg(long)]
@@ -86,6 +89,13 @@ pub fn run_helper(args: HelperArgs) -> ExitCode {
 /// Tells stderr and, if it listens, syslog why the login is denied.
 fn complain(message: &str) {
     eprintln!("labgate authorized-keys: {message}");
+    to_syslog(message);
+}
+
+/// Sends one line to syslog, best effort: sshd throws its commands' stderr away, so this is
+/// where an operator finds why logins are denied. Control characters are dropped.
+pub fn to_syslog(message: &str) {
+    let message: String = message.chars().filter(|c| !c.is_control()).collect();
     let socket = std::env::var_os("LABGATE_SYSLOG_SOCKET")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(SYSLOG_SOCKET));
