@@ -497,3 +497,39 @@ fn a_failing_or_busy_last_used_write_still_lets_the_key_in() {
     assert_eq!(status, Status::Ok);
     assert!(fixture::last_used(&s.db, s.ed25519).0.is_some());
 }
+
+#[test]
+fn a_robot_id_from_the_url_cannot_forge_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let port = free_port();
+    let mut child = std::process::Command::new(labgate_bin())
+        .args(["serve", "--port", &port.to_string(), "--data"])
+        .arg(dir.path().join("data"))
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+        .spawn()
+        .expect("start labgate serve");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while ureq::get(&format!("{url}/alive")).call().is_err() {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let answer = ureq::get(&format!(
+        "{url}/api/deployment/abc%0Aforged%20line%0D%1B%5B2J/authorized_keys"
+    ))
+    .set("Authorization", "Bearer wrong")
+    .call();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(matches!(answer, Err(ureq::Error::Status(401, _))));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("refused a robot credential"), "{text}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("forged") || l.contains('\x1b')),
+        "{text}"
+    );
+}
