@@ -86,8 +86,27 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
         .map_err(|e| AppError::internal(format!("the server stopped: {e}")))
 }
 
+/// Whether this run is `labgate authorized-keys ...`, the command sshd runs.
+fn helper_invoked() -> bool {
+    std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == "authorized-keys")
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() && helper_invoked() => {
+            // sshd treats any failure as "no keys", but the helper promises exit 1 for every
+            // failure (clap's usage errors exit 2), and syslog is where the operator looks.
+            let _ = e.print();
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("bad arguments");
+            labgate::robot::helper::to_syslog(&format!("{first}; denying"));
+            return ExitCode::FAILURE;
+        }
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::User(cmd) => labgate::auth::cli::run(cmd),

@@ -102,7 +102,7 @@ async fn get_authorized_keys(
                 Ok(parsed) => parsed,
                 Err(e) => {
                     tracing::warn!(
-                        "deployment {id}: skipped an instance key that is not valid: {e}"
+                        "deployment {id:?}: skipped an instance key that is not valid: {e}"
                     );
                     continue;
                 }
@@ -116,7 +116,7 @@ async fn get_authorized_keys(
             body.push_str(&super::authorized_line(&parsed.canonical, instance.expires));
             if let (Some(_), Some(key_id)) = (&fingerprint, key.ssh_key_id) {
                 let label = robot_label(&robot.kind, &id);
-                mark_used(conn, key_id, instance.user_id, &label, t)?;
+                mark_used(conn, key_id, instance.user_id, &label, t);
             }
         }
         Ok(KeysText(body))
@@ -153,7 +153,10 @@ fn authenticate(conn: &Connection, id: &str, secret: &str) -> Result<Robot, AppE
     match row {
         Some((_, true, robot)) if matches => Ok(robot),
         _ => {
-            tracing::info!("refused a robot credential for deployment {id}");
+            // The id comes from the URL, percent-decoded: escaped and cut short, it can
+            // neither forge log lines nor flood the log.
+            let shown: String = id.chars().take(64).collect();
+            tracing::info!("refused a robot credential for deployment {shown:?}");
             Err(AppError::Unauthorized)
         }
     }
@@ -203,21 +206,17 @@ pub fn robot_label(kind: &str, id: &str) -> String {
     format!("{kind} ({short})")
 }
 
-/// Records that sshd asked about a saved key on this robot, at most once a minute.
-fn mark_used(
-    conn: &Connection,
-    key_id: i64,
-    user_id: i64,
-    label: &str,
-    t: i64,
-) -> Result<(), AppError> {
-    conn.execute(
-        "UPDATE ssh_keys SET last_used = ?3, last_used_on = ?4
-         WHERE id = ?1 AND user_id = ?2
-           AND (last_used IS NULL OR last_used <= ?3 - ?5 OR last_used_on IS NOT ?4)",
-        params![key_id, user_id, t, label, LAST_USED_EVERY],
-    )?;
-    Ok(())
+/// Records that sshd asked about a saved key on this robot, at most once a minute. Only
+/// bookkeeping: a busy or failing database must not turn a login away, so errors are logged.
+fn mark_used(conn: &Connection, key_id: i64, user_id: i64, label: &str, t: i64) {
+    crate::tokens::guard::best_effort(conn, "an SSH key's last use", |conn| {
+        conn.execute(
+            "UPDATE ssh_keys SET last_used = ?3, last_used_on = ?4
+             WHERE id = ?1 AND user_id = ?2
+               AND (last_used IS NULL OR last_used <= ?3 - ?5 OR last_used_on IS NOT ?4)",
+            params![key_id, user_id, t, label, LAST_USED_EVERY],
+        )
+    });
 }
 
 #[cfg(test)]

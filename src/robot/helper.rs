@@ -2,12 +2,15 @@
 //!
 //! It asks labgate for the keys allowed in right now and prints them, or prints nothing and
 //! exits non-zero: any error, a timeout, an insecure credential file, an answer other than 200
-//! or a line that does not look like ours all deny the login. It starts no server, opens no
+//! or a line that does not look like ours all deny the login. Plain `http://` is refused unless
+//! it goes to this machine (loopback) or `--allow-http` says the network is trusted: anyone on
+//! the path could otherwise add their own key lines. It starts no server, opens no
 //! database and never prints the credential. Complaints go to stderr (seen when run by hand,
 //! or under `sshd -e`) and to syslog, because a running sshd sends its commands' stderr nowhere.
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,6 +35,13 @@ pub struct HelperArgs {
     /// labgate's URL, e.g. https://labgate.example.org.
     #[arg(long)]
     pub url: String,
+    /// Accepted and ignored, as by every subcommand: the helper opens no database.
+    #[arg(long, hide = true)]
+    pub data: Option<PathBuf>,
+    /// Accept a plain http:// URL to another machine (on a trusted network only: anyone on the
+    /// path could add keys). http:// to this machine (loopback) is always accepted.
+    #[arg(long)]
+    pub allow_http: bool,
     /// This robot's deployment id (printed by `labgate deployment add`).
     #[arg(long)]
     pub deployment: String,
@@ -79,6 +89,13 @@ pub fn run_helper(args: HelperArgs) -> ExitCode {
 /// Tells stderr and, if it listens, syslog why the login is denied.
 fn complain(message: &str) {
     eprintln!("labgate authorized-keys: {message}");
+    to_syslog(message);
+}
+
+/// Sends one line to syslog, best effort: sshd throws its commands' stderr away, so this is
+/// where an operator finds why logins are denied. Control characters are dropped.
+pub fn to_syslog(message: &str) {
+    let message: String = message.chars().filter(|c| !c.is_control()).collect();
     let socket = std::env::var_os("LABGATE_SYSLOG_SOCKET")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(SYSLOG_SOCKET));
@@ -95,7 +112,6 @@ fn complain(message: &str) {
 
 /// Reads the credential, asks labgate, checks the answer; the whole body or an error.
 fn fetch(args: &HelperArgs, deadline: Instant) -> Result<String, String> {
-    let credential = read_credential(&args.credential_file)?;
     let url = endpoint_url(&args.url, &args.deployment)?;
     let left = deadline.saturating_duration_since(Instant::now());
     let agent = ureq::AgentBuilder::new()
@@ -109,9 +125,10 @@ fn fetch(args: &HelperArgs, deadline: Instant) -> Result<String, String> {
             env!("CARGO_PKG_VERSION")
         ))
         .build();
-    let mut request = agent
-        .get(&url)
-        .set("Authorization", &format!("Bearer {credential}"));
+    let request = agent.get(&url);
+    check_transport(&request, args.allow_http)?;
+    let credential = read_credential(&args.credential_file)?;
+    let mut request = request.set("Authorization", &format!("Bearer {credential}"));
     if let Some(user) = &args.user {
         request = request.query("user", user);
     }
@@ -164,6 +181,35 @@ fn endpoint_url(url: &str, deployment: &str) -> Result<String, String> {
     Ok(format!(
         "{base}/api/deployment/{deployment}/authorized_keys"
     ))
+}
+
+/// Refuses plain http to anything but this machine, unless `allow_http`. Decided on the URL
+/// as the HTTP client itself parsed it, so the host checked is the host contacted.
+fn check_transport(request: &ureq::Request, allow_http: bool) -> Result<(), String> {
+    let url = request
+        .request_url()
+        .map_err(|e| format!("--url is not a usable URL: {e}"))?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http || is_loopback_host(url.host()) => Ok(()),
+        "http" => Err(format!(
+            "--url is plain http:// to {}, which is not this machine: anyone on the network \
+             could add keys; use https://, or --allow-http on a trusted network",
+            url.host()
+        )),
+        other => Err(format!("--url has the scheme {other}; use https://")),
+    }
+}
+
+/// Whether `host` (as a URL spells it: IPv6 in brackets) is this machine: `localhost`,
+/// 127.0.0.0/8 or ::1.
+pub fn is_loopback_host(host: &str) -> bool {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Reads the credential, refusing a file anyone but its owner could read or change.
@@ -276,5 +322,55 @@ mod tests {
         assert!(endpoint_url("https://lab?x=1", "a").is_err());
         assert!(endpoint_url("https://lab", "../tokens").is_err());
         assert!(endpoint_url("https://lab", "").is_err());
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "127.0.0.1",
+            "127.9.8.7",
+            "[::1]",
+            "::1",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "192.0.2.1",
+            "10.0.0.1",
+            "[::2]",
+            "localhost.evil.example",
+            "lab",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine_or_when_allowed() {
+        let check = |url: &str, allow: bool| check_transport(&ureq::get(url), allow);
+        assert!(check("https://lab.example/x", false).is_ok());
+        for url in [
+            "http://127.0.0.1:8000/x",
+            "http://127.1/x",
+            "http://localhost/x",
+            "http://[::1]:8000/x",
+        ] {
+            assert!(check(url, false).is_ok(), "{url}");
+        }
+        for url in [
+            "http://192.0.2.1/x",
+            "http://lab.example/x",
+            "http://127.0.0.1.evil.example/x",
+            // The client's parser ends the host at the backslash: the host is evil.example.
+            "http://evil.example\\@127.0.0.1/x",
+            "http://127.0.0.1@evil.example/x",
+        ] {
+            let err = check(url, false).unwrap_err();
+            assert!(err.contains("--allow-http"), "{url}: {err}");
+            assert!(check(url, true).is_ok(), "{url} with --allow-http");
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! The token API, as rerobots has it: `GET /api/tokens`, `POST /api/revoke/{sha256}`,
 //! `POST /api/purge`; and the public key at `GET /.well-known/jwks.json`.
 //!
-//! Read-only (`ro`) tokens may revoke and purge the caller's own tokens, themselves included:
-//! that only ever takes access away, and a script holding a leaked read-only token should be
-//! able to shut it off. So these two writes do not call `require_write`.
+//! Revoking and purging change state, so they need an `rw` token: DESIGN's contract is that
+//! `ro` tokens may only read (403 otherwise). A leaked `ro` token is shut off from the tokens
+//! page or with an `rw` token.
 
 use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
@@ -39,6 +39,7 @@ async fn post_api_revoke(
     key: &State<SigningKey>,
     config: &State<Config>,
 ) -> Result<Json<Value>, AppError> {
+    api.require_write()?;
     // Worked out here, because the key cannot go into the database closure: the texts the
     // caller's tokens have today, for the rare token whose stored hash is from an older text.
     let sha256 = sha256.to_owned();
@@ -65,6 +66,7 @@ async fn post_api_purge(
     api: ApiUser,
     db: &State<Db>,
 ) -> Result<Json<Value>, AppError> {
+    api.require_write()?;
     db.write(move |tx| purge(tx, &api.user, Via::Api(addr.0.as_deref())))
         .await?;
     Ok(Json(json!({})))

@@ -3,10 +3,12 @@
 //! The session cookie is never looked at here, nor a token in the query string: a script proves
 //! who it is with `Authorization: Bearer <token>` only.
 
+use std::time::Duration;
+
 use rocket::http::Status;
 use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::jwt::SigningKey;
 use super::LAST_USED_EVERY;
@@ -35,6 +37,28 @@ impl ApiUser {
                 "this token is read-only (scope ro)".into(),
             ))
         }
+    }
+}
+
+/// How long a bookkeeping write waits for the database's write lock before giving up.
+const BOOKKEEPING_WAIT: Duration = Duration::from_millis(200);
+
+/// Runs a bookkeeping write, such as a `last used` stamp, that must never fail or hold up the
+/// request it belongs to: it waits briefly for the write lock, and an error is logged (with
+/// `what`, never a secret) instead of returned.
+pub fn best_effort(
+    conn: &Connection,
+    what: &str,
+    write: impl FnOnce(&Connection) -> rusqlite::Result<usize>,
+) {
+    // The connection goes back to a pool afterwards, so its usual patience is restored.
+    let usual: Option<i64> = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).ok();
+    let _ = conn.busy_timeout(BOOKKEEPING_WAIT);
+    if let Err(e) = write(conn) {
+        tracing::warn!("could not record {what}: {e}");
+    }
+    if let Some(ms) = usual.and_then(|ms| u64::try_from(ms).ok()) {
+        let _ = conn.busy_timeout(Duration::from_millis(ms));
     }
 }
 
@@ -87,10 +111,12 @@ async fn authenticate(req: &Request<'_>) -> Result<ApiUser, AppError> {
             return Err(AppError::Unauthorized);
         }
         if last_used.is_none_or(|at| t - at >= LAST_USED_EVERY) {
-            conn.execute(
-                "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
-                params![claims.jti, t],
-            )?;
+            best_effort(conn, "a token's last use", |conn| {
+                conn.execute(
+                    "UPDATE tokens SET last_used = ?2 WHERE id = ?1",
+                    params![claims.jti, t],
+                )
+            });
         }
         Ok(ApiUser {
             user,

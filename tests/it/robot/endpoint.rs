@@ -455,3 +455,81 @@ fn a_rotated_credential_replaces_the_old_one_at_once() {
     assert_eq!(status, Status::Ok);
     assert_eq!(body.lines().count(), 2);
 }
+
+#[test]
+fn a_failing_or_busy_last_used_write_still_lets_the_key_in() {
+    let s = scene();
+    let cred = Some(s.robot.credential.as_str());
+    let fp = fingerprint(&key_file("ed25519.pub"));
+    let query = format!("?fingerprint={}", urlencode(&fp));
+    let expected = expected_line(&key_file("ed25519.pub"), s.expires);
+
+    // The stamp fails outright: the login is still allowed, and nothing is stamped.
+    s.db.run_blocking(|c| {
+        Ok(c.execute_batch(
+            "CREATE TRIGGER refuse_stamp BEFORE UPDATE OF last_used ON ssh_keys
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+        )?)
+    })
+    .unwrap();
+    let (status, _, body) = ask(&s.lab, &s.robot.id, &query, cred);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(body, expected);
+    assert_eq!(fixture::last_used(&s.db, s.ed25519), (None, None));
+    s.db.run_blocking(|c| Ok(c.execute_batch("DROP TRIGGER refuse_stamp")?))
+        .unwrap();
+
+    // Another writer holds the database: the answer comes well within the helper's 2 s.
+    let path = s.lab.data().join("labgate.db");
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let (status, _, body) = ask(&s.lab, &s.robot.id, &query, cred);
+    let took = started.elapsed();
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(status, Status::Ok);
+    assert_eq!(body, expected);
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    assert_eq!(fixture::last_used(&s.db, s.ed25519), (None, None));
+
+    // Once the database is free again, the stamp is written as usual.
+    let (status, _, _) = ask(&s.lab, &s.robot.id, &query, cred);
+    assert_eq!(status, Status::Ok);
+    assert!(fixture::last_used(&s.db, s.ed25519).0.is_some());
+}
+
+#[test]
+fn a_robot_id_from_the_url_cannot_forge_log_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("server.log");
+    let port = free_port();
+    let mut child = std::process::Command::new(labgate_bin())
+        .args(["serve", "--port", &port.to_string(), "--data"])
+        .arg(dir.path().join("data"))
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
+        .spawn()
+        .expect("start labgate serve");
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while ureq::get(&format!("{url}/alive")).call().is_err() {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let answer = ureq::get(&format!(
+        "{url}/api/deployment/abc%0Aforged%20line%0D%1B%5B2J/authorized_keys"
+    ))
+    .set("Authorization", "Bearer wrong")
+    .call();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(matches!(answer, Err(ureq::Error::Status(401, _))));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("refused a robot credential"), "{text}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("forged") || l.contains('\x1b')),
+        "{text}"
+    );
+}

@@ -97,6 +97,70 @@ fn helper_prints_the_lines_and_marks_the_key() {
     assert_eq!(out, "");
 }
 
+#[test]
+fn helper_takes_data_and_exits_1_on_bad_arguments() {
+    let (served, robot, expires, dir, _, _) = served_scene();
+    let cred = credential_file(dir.path(), &robot.credential, 0o600);
+    // `--data`, which every subcommand takes, is accepted and changes nothing.
+    let (ok, out, err, _) = helper(
+        &served.url,
+        &robot.id,
+        &cred,
+        &["--data", "/nonexistent/labgate-data"],
+    );
+    assert!(ok, "{err}");
+    assert!(!err.contains("unexpected argument"), "{err}");
+    assert!(out.contains(&expected_line(&key_file("ed25519.pub"), expires)));
+
+    // Usage errors fail closed with exit 1 (not clap's 2), nothing on stdout, the reason on
+    // stderr.
+    let run = |args: &[&str]| {
+        Command::new(labgate_bin())
+            .env("LABGATE_SYSLOG_SOCKET", "/nonexistent/labgate-test-log")
+            .args(args)
+            .output()
+            .expect("run the helper")
+    };
+    let cred_arg = cred.to_string_lossy().into_owned();
+    for args in [
+        &["authorized-keys", "--bogus"][..],
+        &["authorized-keys"][..],
+        &[
+            "authorized-keys",
+            "--url",
+            &served.url,
+            "--deployment",
+            &robot.id,
+            "--credential-file",
+            &cred_arg,
+            "--timeout-ms",
+            "0",
+        ][..],
+        &[
+            "authorized-keys",
+            "--url",
+            &served.url,
+            "--deployment",
+            &robot.id,
+            "--credential-file",
+            &cred_arg,
+            "root",
+            "SHA256:x",
+            "extra",
+        ][..],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+    // Other subcommands keep clap's usual exit status, and help is still help.
+    assert_eq!(run(&["user", "--bogus"]).status.code(), Some(2));
+    let help = run(&["authorized-keys", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--allow-http"));
+}
+
 fn assert_fails_closed(result: (bool, String, String, Duration), why: &str) -> String {
     let (ok, out, err, _) = result;
     assert!(!ok, "{why}: should fail");
@@ -173,6 +237,24 @@ fn helper_fails_closed_when_labgate_is_down() {
         "server down",
     );
     assert!(err.contains("could not ask labgate"), "{err}");
+}
+
+#[test]
+fn helper_refuses_plain_http_to_another_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let cred = credential_file(dir.path(), "whatever-credential", 0o600);
+    let robot = "3f2a9c1e-0000-4000-8000-000000000000";
+    // TEST-NET-1: nothing answers there, so only a refusal made before connecting is quick
+    // and names the flag (a connection attempt would end in the 5 s timeout instead).
+    let result = helper("http://192.0.2.1", robot, &cred, &["--timeout-ms", "5000"]);
+    let took = result.3;
+    let err = assert_fails_closed(result, "plain http to another machine");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        err.contains("https://") && err.contains("--allow-http"),
+        "{err}"
+    );
+    assert!(!err.contains("whatever-credential"), "{err}");
 }
 
 #[test]

@@ -51,6 +51,45 @@ fn list_shows_metadata_only_and_last_used() {
 }
 
 #[test]
+fn a_failing_or_busy_last_used_write_does_not_fail_the_call() {
+    let lab = lab_with_alice();
+    let (id, text) = make(&lab, &[]);
+    let path = lab.data().join("labgate.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let last_used = |conn: &rusqlite::Connection| -> Option<i64> {
+        conn.query_row("SELECT last_used FROM tokens WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+
+    // The stamp fails outright: the call still succeeds, and nothing is stamped.
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_stamp BEFORE UPDATE OF last_used ON tokens
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .unwrap();
+    assert_eq!(api_status(&lab, &text), Status::Ok);
+    assert_eq!(last_used(&conn), None);
+    conn.execute_batch("DROP TRIGGER refuse_stamp").unwrap();
+
+    // Another writer holds the database: the call answers at once, without the stamp.
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(api_status(&lab, &text), Status::Ok);
+    let took = started.elapsed();
+    conn.execute_batch("ROLLBACK").unwrap();
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    assert_eq!(last_used(&conn), None);
+
+    assert_eq!(api_status(&lab, &text), Status::Ok);
+    assert!(
+        last_used(&conn).is_some(),
+        "stamped once the database is free"
+    );
+}
+
+#[test]
 fn session_cookie_and_query_parameters_never_count() {
     let lab = lab_with_alice();
     let (_, text) = make(&lab, &[]);
@@ -82,7 +121,7 @@ fn revoke_by_sha256_own_tokens_only() {
     lab.login("bob", &bob);
     let (_, bobs) = make(&lab, &[("note", "bob's")]);
     lab.login("alice", &alice);
-    let (_, caller) = make(&lab, &[("note", "caller"), ("scope", "ro")]);
+    let (_, caller) = make(&lab, &[("note", "caller"), ("scope", "rw")]);
     let (other_id, other) = make(&lab, &[("note", "other")]);
 
     // Another user's token, malformed hashes and unknown ones: 404 JSON, nothing revoked.
@@ -99,7 +138,7 @@ fn revoke_by_sha256_own_tokens_only() {
     }
     assert_eq!(api_status(&lab, &bobs), Status::Ok);
 
-    // A read-only token may revoke the caller's other tokens (lowercase hex) ...
+    // The caller may revoke its other tokens (lowercase hex) ...
     let resp = api_post(
         &lab,
         &format!("/api/revoke/{}", sha256_hex(&other)),
@@ -166,9 +205,9 @@ fn purge_revokes_every_token_of_the_caller() {
 }
 
 #[test]
-fn read_only_tokens_read_and_give_up_access() {
-    // `ro` may read, may not write (403 on adding an SSH key), and may revoke or purge its
-    // owner's tokens (that only takes access away; see tokens/api.rs).
+fn read_only_tokens_only_read() {
+    // DESIGN: `ro` tokens may only read. Adding an SSH key, revoking and purging are writes:
+    // 403 JSON, and nothing changes.
     let lab = lab_with_alice();
     let (_, ro) = make(&lab, &[("scope", "ro")]);
     let (_, rw) = make(&lab, &[("scope", "rw")]);
@@ -185,9 +224,28 @@ fn read_only_tokens_read_and_give_up_access() {
     };
     assert_eq!(add(&ro), Status::Forbidden, "ro cannot write");
     assert_eq!(add(&rw), Status::Created, "rw can");
-    let resp = api_post(&lab, "/api/purge", &ro);
+    for uri in [
+        format!("/api/revoke/{}", sha256_hex(&rw)),
+        format!("/api/revoke/{}", sha256_hex(&ro)),
+        "/api/purge".to_owned(),
+    ] {
+        let resp = api_post(&lab, &uri, &ro);
+        assert_eq!(resp.status(), Status::Forbidden, "{uri}");
+        let body: Value = resp.into_json().unwrap();
+        assert!(
+            body["error_message"]
+                .as_str()
+                .is_some_and(|m| m.contains("read-only")),
+            "{uri}: {body}"
+        );
+    }
+    assert_eq!(api_status(&lab, &rw), Status::Ok, "rw still works");
+    assert_eq!(api_status(&lab, &ro), Status::Ok, "ro still works");
+    assert!(!account_page(&lab).contains("API token revoked"));
+    // An rw token may take the ro one away.
+    let resp = api_post(&lab, &format!("/api/revoke/{}", sha256_hex(&ro)), &rw);
     assert_eq!(resp.status(), Status::Ok);
-    assert_eq!(api_status(&lab, &rw), Status::Unauthorized);
+    assert_eq!(api_status(&lab, &ro), Status::Unauthorized);
 }
 
 #[test]

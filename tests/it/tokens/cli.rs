@@ -148,7 +148,7 @@ print(json.dumps(claims))
 }
 
 /// The stock rerobots client (PyPI 0.11) revokes a token by its text and purges, against the
-/// real server, with a read-only token.
+/// real server, with an `rw` token (an `ro` one may only read).
 #[test]
 #[ignore = "needs python with the rerobots client"]
 fn rerobots_client_revokes_and_purges() {
@@ -163,7 +163,7 @@ fn rerobots_client_revokes_and_purges() {
         assert!(ok, "{err}");
         out.trim().to_owned()
     };
-    let (first, second, caller) = (issue("rw"), issue("rw"), issue("ro"));
+    let (first, second, caller) = (issue("rw"), issue("rw"), issue("rw"));
     let script = r#"
 import sys
 from rerobots.api import APIClient
