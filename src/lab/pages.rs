@@ -16,7 +16,7 @@ use super::keypair;
 use crate::auth::{ClientAddr, CsrfForm, NoFields, User};
 use crate::db::Db;
 use crate::error::AppError;
-use crate::keys::parse::parse_public_key;
+use crate::keys::parse::{parse_public_key, KeyError};
 use crate::keys::{self, SshKey};
 use crate::web::{Htmx, Reply, SeeOther, View};
 
@@ -189,9 +189,15 @@ fn read_form(f: &NewInstanceForm, values: &mut FormValues) -> Result<Booking, Fo
         return Err(refuse("robot", "choose a robot or a type of robot"));
     }
     if !f.pasted.trim().is_empty() {
-        let parsed = parse_public_key(&f.pasted).map_err(|e| FormError {
-            field: "pasted",
-            message: e.to_string(),
+        let parsed = parse_public_key(&f.pasted).map_err(|e| {
+            // A pasted private key is never sent back to the browser.
+            if e == KeyError::PrivateKey {
+                values.pasted.clear();
+            }
+            FormError {
+                field: "pasted",
+                message: e.to_string(),
+            }
         })?;
         keys.push(KeyChoice::Given(parsed));
     }
