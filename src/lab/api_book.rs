@@ -183,9 +183,9 @@ async fn post_new(
             booking.keys.push(KeyChoice::Given(parsed));
         }
         None => {
-            // Generating takes a second; first make sure there is something to book.
-            let t = booking.target.clone();
-            db.run(move |conn| instances::target_has_free(conn, &t))
+            // Generating takes a second; first make sure the booking would be accepted.
+            let (who, check) = (api.user.clone(), booking.clone());
+            db.run(move |conn| Ok(instances::precheck(conn, &who, &check)))
                 .await?
                 .map_err(book_refusal)?;
             let comment = format!("labgate {}", api.user.username);

@@ -274,10 +274,10 @@ async fn post_instances(
         Err(e) => return refused(db, &user, hx, values, e).await,
     };
     if f.generate {
-        // Generating takes a second; first make sure there is something to book.
-        let target = booking.target.clone();
+        // Generating takes a second; first make sure the booking would be accepted.
+        let (who, check) = (user.clone(), booking.clone());
         if let Err(e) = db
-            .run(move |conn| instances::target_has_free(conn, &target))
+            .run(move |conn| Ok(instances::precheck(conn, &who, &check)))
             .await?
         {
             return refused(db, &user, hx, values, book_error(e)?).await;

@@ -1005,3 +1005,90 @@ fn a_key_given_to_the_api_that_is_saved_is_linked_to_the_saved_key() {
         .unwrap();
     assert_eq!(linked, Some(key));
 }
+
+/// A booking that asks for a new key pair is checked in full before the (slow) RSA generation:
+/// a bad duration, a key that is not the member's or a busy robot is refused at once, on the
+/// page and through the API, and nothing is stored.
+#[test]
+fn refused_bookings_generate_no_key_pair() {
+    let (lab, robot) = lab_with_member();
+    let token = lab_token(&lab, "mia", "rw");
+    let db = db_of(&lab.data());
+    // Generating a 3072-bit pair takes seconds in a test build; a refusal takes milliseconds.
+    let quick = Duration::from_millis(1500);
+    let started = Instant::now();
+    let (status, page) = body(lab.post_form(
+        "/instances",
+        &[
+            ("robot", robot.as_str()),
+            ("generate", "true"),
+            ("duration", &(8 * 86400).to_string()),
+        ],
+    ));
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(page.contains("at most 1 day"), "{page}");
+    let (status, page) = body(lab.post_form(
+        "/instances",
+        &[
+            ("robot", robot.as_str()),
+            ("generate", "true"),
+            ("keys", "424242"),
+        ],
+    ));
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(page.contains("not on your account"), "{page}");
+    let (status, answer) = api(
+        &lab,
+        Method::Post,
+        &format!("/api/new/{robot}"),
+        Some(&token),
+        Some(r#"{"expire_d": 9999999, "reserve": false}"#),
+    );
+    assert_eq!(status, Status::UnprocessableEntity, "{answer}");
+    assert!(answer["result_message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("at most"));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < quick,
+        "refusals took {elapsed:?}: a key pair was generated"
+    );
+    assert!(
+        instance_ids(&db, "mia").is_empty(),
+        "nothing booked, no key kept"
+    );
+
+    // Busy: the robot is taken with a pasted key, then a generated pair is refused at once.
+    assert_eq!(
+        lab.post_form(
+            "/instances",
+            &[("robot", robot.as_str()), ("pasted", ED25519)]
+        )
+        .status(),
+        Status::SeeOther
+    );
+    let started = Instant::now();
+    let (status, page) = body(lab.post_form(
+        "/instances",
+        &[("robot", robot.as_str()), ("generate", "true")],
+    ));
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(page.contains("is busy right now"), "{page}");
+    let (status, _) = api(
+        &lab,
+        Method::Post,
+        &format!("/api/new/{robot}"),
+        Some(&token),
+        Some(r#"{"reserve": false}"#),
+    );
+    assert_eq!(status, Status::ServiceUnavailable);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < quick,
+        "refusals took {elapsed:?}: a key pair was generated"
+    );
+    let ids = instance_ids(&db, "mia");
+    assert_eq!(ids.len(), 1);
+    assert_eq!(instance_row(&db, &ids[0]).3, None, "no private key stored");
+}
