@@ -1092,3 +1092,55 @@ fn refused_bookings_generate_no_key_pair() {
     assert_eq!(ids.len(), 1);
     assert_eq!(instance_row(&db, &ids[0]).3, None, "no private key stored");
 }
+
+/// Deleting a saved key also takes it off running instances that got the same key pasted before
+/// it was saved (linked by fingerprint, not by the saved key's id), and only the member's own.
+#[test]
+fn deleting_a_key_takes_it_off_instances_it_was_pasted_into() {
+    let (lab, robot) = lab_with_member();
+    let other = add_robot(&lab.data(), "ur5e", "robot2.lab", 22);
+    let db = db_of(&lab.data());
+    // Someone else runs an instance with the same public key.
+    let noa = lab.add_user("noa", false);
+    lab.login("noa", &noa);
+    assert_eq!(
+        lab.post_form(
+            "/instances",
+            &[("robot", other.as_str()), ("pasted", ED25519)]
+        )
+        .status(),
+        Status::SeeOther
+    );
+    let mia = lab.add_user("mia2", false);
+    lab.login("mia2", &mia);
+    assert_eq!(
+        lab.post_form(
+            "/instances",
+            &[("robot", robot.as_str()), ("pasted", ED25519)]
+        )
+        .status(),
+        Status::SeeOther
+    );
+    let key = save_key(&lab.data(), "mia2", "laptop", ED25519);
+    let count = |db: &Db, user: &str| -> i64 {
+        let user = user.to_owned();
+        db.run_blocking(move |c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM instance_keys k JOIN instances i ON i.id = k.instance_id
+                 JOIN users u ON u.id = i.user_id WHERE u.username = ?1",
+                [&user],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap()
+    };
+    assert_eq!((count(&db, "mia2"), count(&db, "noa")), (1, 1));
+    let resp = lab.post_form(&format!("/sshkeys/{key}/delete"), &[]);
+    assert_eq!(resp.status(), Status::SeeOther);
+    assert_eq!(count(&db, "mia2"), 0, "the pasted copy no longer logs in");
+    assert_eq!(
+        count(&db, "noa"),
+        1,
+        "another member's instance is untouched"
+    );
+}
