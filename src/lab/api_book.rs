@@ -19,7 +19,7 @@ use super::keypair;
 use crate::auth::ClientAddr;
 use crate::db::Db;
 use crate::error::AppError;
-use crate::keys::parse::parse_public_key;
+use crate::keys::parse::{parse_public_key, KeyError};
 use crate::tokens::ApiUser;
 
 /// Routes of this module.
@@ -108,6 +108,14 @@ struct NewRequest {
 
 fn read_new(body: &str) -> Result<NewRequest, Refusal> {
     let bad = |m: &str| Refusal::new(Status::BadRequest, m);
+    // A private key anywhere in the body is refused as the key pages do, echoing none of it
+    // (serde's own error texts are never passed on either: they may quote the body).
+    if crate::keys::api::looks_private(body) {
+        return Err(Refusal::new(
+            Status::UnprocessableEntity,
+            KeyError::PrivateKey.to_string(),
+        ));
+    }
     let value: Value = if body.trim().is_empty() {
         json!({})
     } else {
@@ -242,5 +250,18 @@ mod tests {
         assert!(read_new("[1]").is_err());
         assert!(read_new("{").is_err());
         assert!(read_new(r#"{"vpn": true, "reserve": false}"#).is_err());
+        let private = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n";
+        for body in [
+            serde_json::json!({ "sshkey": 5, "note": private }).to_string(),
+            serde_json::json!(private).to_string(),
+        ] {
+            let refusal = read_new(&body).err().expect("refused");
+            assert_eq!(refusal.status, Status::UnprocessableEntity);
+            assert_eq!(refusal.message, KeyError::PrivateKey.to_string());
+        }
+        let refusal = read_new(r#"{"expire_d": "123456789"}"#)
+            .err()
+            .expect("refused");
+        assert!(!refusal.message.contains("123456789"));
     }
 }
