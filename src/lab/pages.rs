@@ -22,7 +22,13 @@ use crate::web::{Htmx, Reply, SeeOther, View};
 
 /// Routes of this module.
 pub fn routes() -> Vec<Route> {
-    routes![get_instances, post_instances, post_terminate, get_key_pem]
+    routes![
+        get_instances,
+        post_instances,
+        post_terminate,
+        get_key_pem,
+        post_key_pem
+    ]
 }
 
 /// Booking lengths offered, in seconds (trimmed by the admin's maximum).
@@ -369,10 +375,33 @@ struct GoneCtx {
     instance: Instance,
 }
 
+/// The key's download page: a GET never hands the key out (link prefetchers and previews
+/// would use it up), it offers the button that posts for it.
 #[get("/instances/<id>/key.pem")]
-async fn get_key_pem(
+async fn get_key_pem(user: User, id: &str, db: &State<Db>) -> Result<View, AppError> {
+    let id = id.to_owned();
+    let instance = db
+        .run(move |conn| instances::get_for(conn, &user, &id))
+        .await?;
+    Ok(key_page(instance))
+}
+
+/// Why there is no key to download (410, or 404 when none was made), or the button for it.
+fn key_page(instance: Instance) -> View {
+    let status = match instance.key_state {
+        instances::KeyState::None => Status::NotFound,
+        instances::KeyState::Available if instance.active => Status::Ok,
+        _ => Status::Gone,
+    };
+    View::new("instances/key_gone.html", GoneCtx { instance }).status(status)
+}
+
+/// Hands out the generated private key, once.
+#[post("/instances/<id>/key.pem", data = "<_form>")]
+async fn post_key_pem(
     user: User,
     id: &str,
+    _form: CsrfForm<NoFields>,
     db: &State<Db>,
 ) -> Result<Result<KeyFile, View>, AppError> {
     let who = user.clone();
@@ -388,16 +417,6 @@ async fn get_key_pem(
         .await?;
     match taken {
         Ok(key) => Ok(Ok(KeyFile(key))),
-        Err(instance) => {
-            let status = match instance.key_state {
-                instances::KeyState::None => Status::NotFound,
-                _ => Status::Gone,
-            };
-            Ok(Err(View::new(
-                "instances/key_gone.html",
-                GoneCtx { instance },
-            )
-            .status(status)))
-        }
+        Err(instance) => Ok(Err(key_page(instance))),
     }
 }

@@ -494,25 +494,41 @@ fn generated_key_pair_downloads_exactly_once_from_the_page() {
     let db = db_of(&lab.data());
     let id = instance_ids(&db, "mia").remove(0);
     let (_, page) = body(lab.client.get("/instances").dispatch());
-    assert!(page.contains(&format!("/instances/{id}/key.pem")) && page.contains("only once"));
+    let download = format!("/instances/{id}/key.pem");
+    assert!(
+        page.contains(&format!("<form method=\"post\" action=\"{download}\""))
+            && page.contains("download private key (once)")
+            && page.contains("only once")
+    );
+
+    // Opening the address (as a link prefetcher would) does not hand the key out: it shows the
+    // button, again and again.
+    for _ in 0..2 {
+        let (status, shown) = body(lab.client.get(download.clone()).dispatch());
+        assert_eq!(status, Status::Ok);
+        assert!(shown.contains("download private key (once)") && shown.contains("csrf_token"));
+        assert!(!shown.contains("PRIVATE KEY-----"));
+    }
+    assert!(instance_row(&db, &id)
+        .3
+        .is_some_and(|k| k.contains("PRIVATE KEY-----")));
+    // Posting without the CSRF token takes nothing either.
+    let resp = lab.client.post(download.clone()).dispatch();
+    assert!(resp.status().code >= 400, "{}", resp.status());
+    assert!(instance_row(&db, &id).3.is_some_and(|k| !k.is_empty()));
 
     // Someone else cannot take it.
     let other = lab.add_user("olga", false);
     lab.login("olga", &other);
+    assert_eq!(lab.post_form(&download, &[]).status(), Status::NotFound);
     assert_eq!(
-        lab.client
-            .get(format!("/instances/{id}/key.pem"))
-            .dispatch()
-            .status(),
+        lab.client.get(download.clone()).dispatch().status(),
         Status::NotFound
     );
     let pw = "pw-mia-0123456789";
     lab.login("mia", pw);
 
-    let resp = lab
-        .client
-        .get(format!("/instances/{id}/key.pem"))
-        .dispatch();
+    let resp = lab.post_form(&download, &[]);
     assert_eq!(resp.status(), Status::Ok);
     assert_eq!(resp.headers().get_one("Cache-Control"), Some("no-store"));
     assert_eq!(
@@ -535,13 +551,12 @@ fn generated_key_pair_downloads_exactly_once_from_the_page() {
     assert_eq!(fp, allowed);
     assert_eq!(private.algorithm(), ssh_key::Algorithm::Rsa { hash: None });
 
-    let (status, gone) = body(
-        lab.client
-            .get(format!("/instances/{id}/key.pem"))
-            .dispatch(),
-    );
+    let (status, gone) = body(lab.post_form(&download, &[]));
     assert_eq!(status, Status::Gone);
     assert!(gone.contains("already downloaded") && !gone.contains("PRIVATE KEY-----"));
+    let (status, gone) = body(lab.client.get(download.clone()).dispatch());
+    assert_eq!(status, Status::Gone);
+    assert!(gone.contains("already downloaded") && !gone.contains("(once)"));
     let (_, page) = body(lab.client.get("/instances").dispatch());
     assert!(page.contains("Private key already downloaded"));
     assert!(!page.contains(&format!("/instances/{id}/key.pem")));
