@@ -97,6 +97,7 @@ async fn get_instance_sshkey(
         .write(move |tx| instances::take_private_key(tx, &user, &id))
         .await?
         .ok_or_else(|| AppError::NotFound("no secret SSH key available".into()))?;
+    instances::scrub_wal(db).await;
     Ok(Json(json!({ "key": keypair::to_pkcs1_pem(&key)? })))
 }
 
@@ -228,8 +229,13 @@ async fn post_terminate(
     api.require_write()?;
     let id = id.to_owned();
     let user = api.user;
-    db.write(move |tx| instances::terminate(tx, &user, &id, addr.0.as_deref()))
+    let ended = db
+        .write(move |tx| instances::terminate(tx, &user, &id, addr.0.as_deref()))
         .await?;
+    if ended {
+        // Its generated private key, if any, was just discarded.
+        instances::scrub_wal(db).await;
+    }
     Ok(Json(json!({ "success": true })))
 }
 

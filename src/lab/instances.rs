@@ -397,6 +397,21 @@ pub fn take_private_key(
     Ok(key.filter(|k| !k.is_empty()))
 }
 
+/// Best effort, outside any write transaction: copies the WAL into the database file and
+/// empties it, so a private key just taken or discarded does not linger in the log. A failure
+/// (a reader holding an old snapshot, say) is only logged and never fails the request.
+pub async fn scrub_wal(db: &crate::db::Db) {
+    let done = db
+        .run(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = done {
+        tracing::warn!("WAL checkpoint after removing a private key: {e}");
+    }
+}
+
 const SELECT: &str = "SELECT id, deployment_id, status, created, expires, ended,
         CASE WHEN private_key IS NULL THEN 0 WHEN private_key = '' THEN 2 ELSE 1 END
     FROM instances";

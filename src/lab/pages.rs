@@ -337,6 +337,10 @@ async fn post_terminate(
     let ended = db
         .write(move |tx| instances::terminate(tx, &who, &id, addr.0.as_deref()))
         .await?;
+    if ended {
+        // Its generated private key, if any, was just discarded.
+        instances::scrub_wal(db).await;
+    }
     let message = if ended {
         "Instance terminated; its keys no longer log in."
     } else {
@@ -416,7 +420,10 @@ async fn post_key_pem(
         })
         .await?;
     match taken {
-        Ok(key) => Ok(Ok(KeyFile(key))),
+        Ok(key) => {
+            instances::scrub_wal(db).await;
+            Ok(Ok(KeyFile(key)))
+        }
         Err(instance) => Ok(Err(key_page(instance))),
     }
 }

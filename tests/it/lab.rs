@@ -528,8 +528,16 @@ fn generated_key_pair_downloads_exactly_once_from_the_page() {
     let pw = "pw-mia-0123456789";
     lab.login("mia", pw);
 
+    let wal = lab.data().join("labgate.db-wal");
+    assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 0);
     let resp = lab.post_form(&download, &[]);
     assert_eq!(resp.status(), Status::Ok);
+    // The taken key does not linger in the write-ahead log (checkpointed and truncated).
+    assert_eq!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+        0,
+        "WAL emptied after the key was taken"
+    );
     assert_eq!(resp.headers().get_one("Cache-Control"), Some("no-store"));
     assert_eq!(
         resp.headers().get_one("Content-Disposition"),
