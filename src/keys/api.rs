@@ -104,9 +104,16 @@ async fn api_add(
             Json(json!({ "error_message": message })),
         )));
     }
+    // A private key in the body, wherever it sits, is refused without echoing any of it.
+    if looks_private(&body) {
+        return Err(AppError::Invalid(
+            super::parse::KeyError::PrivateKey.to_string(),
+        ));
+    }
     let new: NewKey = serde_json::from_str(&body).map_err(|e| {
         AppError::BadRequest(format!(
-            "the body must be JSON like {{\"name\": \"laptop\", \"key\": \"ssh-ed25519 AAAA...\"}} ({e})"
+            "the body must be JSON like {{\"name\": \"laptop\", \"key\": \"ssh-ed25519 AAAA...\"}} ({})",
+            json_problem(&e)
         ))
     })?;
     let name = new.name.unwrap_or_default();
@@ -117,6 +124,23 @@ async fn api_add(
         )),
         Err(refusal) => Err(AppError::Invalid(refusal.message)),
     }
+}
+
+/// Whether a text holds a private key (PEM or OpenSSH armour, or a PuTTY key file).
+pub fn looks_private(text: &str) -> bool {
+    text.contains("PRIVATE KEY-----") || text.contains("PuTTY-User-Key-File")
+}
+
+/// Where and what kind of JSON problem `e` is, without serde's own text (which may quote the
+/// posted values, a secret among them).
+pub fn json_problem(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "unreadable input",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "unexpected fields or values",
+        serde_json::error::Category::Eof => "the JSON ends too early",
+    };
+    format!("{kind} at line {}, column {}", e.line(), e.column())
 }
 
 /// Deletes one of the caller's keys; anyone else's id is 404.

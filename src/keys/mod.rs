@@ -337,11 +337,17 @@ pub fn delete(
     address: Option<&str>,
 ) -> Result<(SshKey, i64), AppError> {
     let key = get_for(tx, user, id)?;
-    // A deleted key must stop letting anyone in at once, also on instances already running.
+    // A deleted key must stop letting anyone in at once, also on instances already running,
+    // and also where the same key was pasted before it was saved (linked by fingerprint only).
     tx.execute(
         "DELETE FROM instance_keys WHERE ssh_key_id = ?1 AND instance_id IN
              (SELECT id FROM instances WHERE status <> 'TERMINATED')",
         [id],
+    )?;
+    tx.execute(
+        "DELETE FROM instance_keys WHERE fingerprint = ?1 AND instance_id IN
+             (SELECT id FROM instances WHERE user_id = ?2 AND status <> 'TERMINATED')",
+        params![key.fingerprint, user.id],
     )?;
     tx.execute(
         "DELETE FROM ssh_keys WHERE id = ?1 AND user_id = ?2",

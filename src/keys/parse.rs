@@ -137,13 +137,14 @@ pub enum KeyError {
     RsaTooSmall(u32),
     /// RSA key with more than 16384 bits; carries the modulus size.
     RsaTooLarge(u32),
-    /// Key type that is not accepted; carries the (shortened) type name.
+    /// Key type that is not accepted; carries the type name, or "" when it does not look like
+    /// one (then it is not repeated).
     UnsupportedType(String),
     /// The type in front of the key differs from the type inside the key data.
     TypeMismatch {
         /// Type written in front of the key data.
         label: String,
-        /// Type found inside the decoded key data.
+        /// Type found inside the decoded key data, or "" when it does not look like one.
         blob: String,
     },
     /// The key data is not valid base64.
@@ -196,15 +197,24 @@ impl fmt::Display for KeyError {
             )
             .into(),
             Self::UnsupportedType(kind) => format!(
-                "The key type {kind:?} is not supported; paste an Ed25519, ECDSA, security-key \
-                (-sk) or RSA (2048 bits or more) public key, whose line starts with a type such \
-                as ssh-ed25519."
+                "{} is not supported; paste an Ed25519, ECDSA, security-key (-sk) or RSA (2048 \
+                bits or more) public key, whose line starts with a type such as ssh-ed25519.",
+                if kind.is_empty() {
+                    "This is an unknown key type, which".to_owned()
+                } else {
+                    format!("The key type {kind:?}")
+                }
             )
             .into(),
             Self::TypeMismatch { label, blob } => format!(
-                "The key line says it is {label:?} but its data holds a {blob:?} key, so it was \
-                edited or mixed up while copying; copy the line from your .pub file again \
-                without changing it."
+                "The key line says it is {label:?} but its data holds {}, so it was edited or \
+                mixed up while copying; copy the line from your .pub file again without \
+                changing it.",
+                if blob.is_empty() {
+                    "an unknown key type".to_owned()
+                } else {
+                    format!("a {blob:?} key")
+                }
             )
             .into(),
             Self::BadBase64 => "The key data (the long run of letters after the key type) is not \
@@ -268,7 +278,7 @@ fn parse_line(text: &str) -> Result<ParsedKey, KeyError> {
         return Err(KeyError::Dsa);
     }
     if !known {
-        return Err(KeyError::UnsupportedType(shorten(label)));
+        return Err(KeyError::UnsupportedType(type_name(label)));
     }
     if data.is_empty() {
         return Err(malformed("the key data after the key type is missing"));
@@ -280,7 +290,7 @@ fn parse_line(text: &str) -> Result<ParsedKey, KeyError> {
     if blob_type != label {
         return Err(KeyError::TypeMismatch {
             label: label.to_owned(),
-            blob: shorten(&blob_type),
+            blob: type_name(&blob_type),
         });
     }
     validate_blob(&blob, comment.trim())
@@ -349,7 +359,7 @@ fn validate_blob(blob: &[u8], comment: &str) -> Result<ParsedKey, KeyError> {
         return Err(KeyError::Dsa);
     }
     if !ACCEPTED.contains(&blob_type.as_ref()) {
-        return Err(KeyError::UnsupportedType(shorten(&blob_type)));
+        return Err(KeyError::UnsupportedType(type_name(&blob_type)));
     }
     let key = PublicKey::from_bytes(blob)
         .map_err(|_| malformed("the key data is incomplete or damaged"))?;
@@ -369,7 +379,7 @@ fn validate_blob(blob: &[u8], comment: &str) -> Result<ParsedKey, KeyError> {
         }
         KeyData::Rsa(rsa) => rsa_bits(rsa)?,
         // Unreachable behind the allow-list; kept so a new ssh-key variant cannot slip through.
-        _ => return Err(KeyError::UnsupportedType(shorten(&blob_type))),
+        _ => return Err(KeyError::UnsupportedType(type_name(&blob_type))),
     };
     // Fingerprint and stored form must describe the same bytes, so the blob has to survive
     // a decode/encode round trip unchanged (this also rejects padding tricks inside fields).
@@ -491,8 +501,18 @@ fn unquote(value: &str) -> &str {
 }
 
 /// Bounds user-controlled text that is echoed back in an error message.
-fn shorten(text: &str) -> String {
-    text.chars().take(64).collect()
+/// `text` when it looks like a key type label (`[a-z0-9@._-]{1,40}`), else empty: anything
+/// else may be part of a secret pasted by mistake and is never repeated in a message.
+fn type_name(text: &str) -> String {
+    let label_like = (1..=40).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'@' | b'.' | b'_' | b'-'));
+    if label_like {
+        text.to_owned()
+    } else {
+        String::new()
+    }
 }
 
 fn malformed(reason: &str) -> KeyError {
@@ -892,8 +912,22 @@ mod tests {
         let long = "x".repeat(500);
         assert_eq!(
             refuse(&format!("{long} {b64}")),
-            KeyError::UnsupportedType("x".repeat(64))
+            KeyError::UnsupportedType(String::new())
         );
+        // A first word that does not look like a type (here the key data itself, or text with
+        // capitals) is not repeated in the message.
+        for first in [b64, "MySecretPassphrase", "x".repeat(41).as_str()] {
+            let error = refuse(&format!("{first} {b64}"));
+            assert_eq!(error, KeyError::UnsupportedType(String::new()), "{first}");
+            let text = error.to_string();
+            assert!(
+                text.contains("unknown key type") && !text.contains(first),
+                "{text}"
+            );
+        }
+        assert!(refuse(&format!("{} {b64}", "x".repeat(40)))
+            .to_string()
+            .contains(&"x".repeat(40)));
     }
 
     #[test]
@@ -910,6 +944,11 @@ mod tests {
             KeyError::RsaTooSmall(1024),
             KeyError::RsaTooLarge(32768),
             KeyError::UnsupportedType("ssh-ed448".into()),
+            KeyError::UnsupportedType(String::new()),
+            KeyError::TypeMismatch {
+                label: RSA.into(),
+                blob: String::new(),
+            },
             KeyError::TypeMismatch {
                 label: RSA.into(),
                 blob: ED25519.into(),

@@ -19,7 +19,7 @@ use super::keypair;
 use crate::auth::ClientAddr;
 use crate::db::Db;
 use crate::error::AppError;
-use crate::keys::parse::parse_public_key;
+use crate::keys::parse::{parse_public_key, KeyError};
 use crate::tokens::ApiUser;
 
 /// Routes of this module.
@@ -97,6 +97,7 @@ async fn get_instance_sshkey(
         .write(move |tx| instances::take_private_key(tx, &user, &id))
         .await?
         .ok_or_else(|| AppError::NotFound("no secret SSH key available".into()))?;
+    instances::scrub_wal(db).await;
     Ok(Json(json!({ "key": keypair::to_pkcs1_pem(&key)? })))
 }
 
@@ -108,6 +109,14 @@ struct NewRequest {
 
 fn read_new(body: &str) -> Result<NewRequest, Refusal> {
     let bad = |m: &str| Refusal::new(Status::BadRequest, m);
+    // A private key anywhere in the body is refused as the key pages do, echoing none of it
+    // (serde's own error texts are never passed on either: they may quote the body).
+    if crate::keys::api::looks_private(body) {
+        return Err(Refusal::new(
+            Status::UnprocessableEntity,
+            KeyError::PrivateKey.to_string(),
+        ));
+    }
     let value: Value = if body.trim().is_empty() {
         json!({})
     } else {
@@ -183,9 +192,9 @@ async fn post_new(
             booking.keys.push(KeyChoice::Given(parsed));
         }
         None => {
-            // Generating takes a second; first make sure there is something to book.
-            let t = booking.target.clone();
-            db.run(move |conn| instances::target_has_free(conn, &t))
+            // Generating takes a second; first make sure the booking would be accepted.
+            let (who, check) = (api.user.clone(), booking.clone());
+            db.run(move |conn| Ok(instances::precheck(conn, &who, &check)))
                 .await?
                 .map_err(book_refusal)?;
             let comment = format!("labgate {}", api.user.username);
@@ -220,8 +229,13 @@ async fn post_terminate(
     api.require_write()?;
     let id = id.to_owned();
     let user = api.user;
-    db.write(move |tx| instances::terminate(tx, &user, &id, addr.0.as_deref()))
+    let ended = db
+        .write(move |tx| instances::terminate(tx, &user, &id, addr.0.as_deref()))
         .await?;
+    if ended {
+        // Its generated private key, if any, was just discarded.
+        instances::scrub_wal(db).await;
+    }
     Ok(Json(json!({ "success": true })))
 }
 
@@ -242,5 +256,18 @@ mod tests {
         assert!(read_new("[1]").is_err());
         assert!(read_new("{").is_err());
         assert!(read_new(r#"{"vpn": true, "reserve": false}"#).is_err());
+        let private = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n";
+        for body in [
+            serde_json::json!({ "sshkey": 5, "note": private }).to_string(),
+            serde_json::json!(private).to_string(),
+        ] {
+            let refusal = read_new(&body).err().expect("refused");
+            assert_eq!(refusal.status, Status::UnprocessableEntity);
+            assert_eq!(refusal.message, KeyError::PrivateKey.to_string());
+        }
+        let refusal = read_new(r#"{"expire_d": "123456789"}"#)
+            .err()
+            .expect("refused");
+        assert!(!refusal.message.contains("123456789"));
     }
 }

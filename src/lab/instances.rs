@@ -156,10 +156,36 @@ impl From<rusqlite::Error> for BookError {
     }
 }
 
-/// Whether a matching robot is free now (a hint before the slow key generation; [`book`]
-/// decides for real).
-pub fn target_has_free(conn: &Connection, target: &str) -> Result<Result<(), BookError>, AppError> {
-    Ok(candidates(conn, target).map(|_| ()))
+/// Whether `booking` would be accepted now: its duration, its saved keys and a free matching
+/// robot. Run before the slow key generation so a refused booking costs nothing; [`book`]
+/// checks again inside its transaction and decides for real.
+pub fn precheck(conn: &Connection, user: &User, booking: &Booking) -> Result<(), BookError> {
+    check_duration(booking.seconds, max_seconds(conn)?).map_err(BookError::Invalid)?;
+    for choice in &booking.keys {
+        if let KeyChoice::Saved(id) = choice {
+            saved_key(conn, user, *id)?;
+        }
+    }
+    candidates(conn, &booking.target).map(|_| ())
+}
+
+/// One of the user's saved keys: (public key, fingerprint, id).
+fn saved_key(
+    conn: &Connection,
+    user: &User,
+    id: i64,
+) -> Result<(String, String, Option<i64>), BookError> {
+    conn.query_row(
+        "SELECT public_key, fingerprint, id FROM ssh_keys WHERE id = ?1 AND user_id = ?2",
+        params![id, user.id],
+        |r| Ok((r.get(0)?, r.get(1)?, Some(r.get(2)?))),
+    )
+    .optional()?
+    .ok_or_else(|| {
+        BookError::Invalid(
+            "one of the chosen keys is not on your account (any more); reload the page".into(),
+        )
+    })
 }
 
 /// The free, enabled robots that `target` names, or why there are none.
@@ -201,16 +227,7 @@ pub fn book(
     let mut keys: Vec<(String, String, Option<i64>)> = Vec::new();
     for choice in &booking.keys {
         let key = match choice {
-            KeyChoice::Saved(id) => tx
-                .query_row(
-                    "SELECT public_key, fingerprint, id FROM ssh_keys WHERE id = ?1 AND user_id = ?2",
-                    params![id, user.id],
-                    |r| Ok((r.get(0)?, r.get(1)?, Some(r.get(2)?))),
-                )
-                .optional()?
-                .ok_or_else(|| {
-                    BookError::Invalid("one of the chosen keys is not on your account (any more); reload the page".into())
-                })?,
+            KeyChoice::Saved(id) => saved_key(tx, user, *id)?,
             // A pasted key that is also saved on the account is linked to it, so its
             // "last used" shows and deleting it takes it off this instance.
             KeyChoice::Given(k) => {
@@ -378,6 +395,21 @@ pub fn take_private_key(
     )?;
     conn.execute("UPDATE instances SET private_key = '' WHERE id = ?1", [id])?;
     Ok(key.filter(|k| !k.is_empty()))
+}
+
+/// Best effort, outside any write transaction: copies the WAL into the database file and
+/// empties it, so a private key just taken or discarded does not linger in the log. A failure
+/// (a reader holding an old snapshot, say) is only logged and never fails the request.
+pub async fn scrub_wal(db: &crate::db::Db) {
+    let done = db
+        .run(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = done {
+        tracing::warn!("WAL checkpoint after removing a private key: {e}");
+    }
 }
 
 const SELECT: &str = "SELECT id, deployment_id, status, created, expires, ended,

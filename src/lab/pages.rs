@@ -16,13 +16,19 @@ use super::keypair;
 use crate::auth::{ClientAddr, CsrfForm, NoFields, User};
 use crate::db::Db;
 use crate::error::AppError;
-use crate::keys::parse::parse_public_key;
+use crate::keys::parse::{parse_public_key, KeyError};
 use crate::keys::{self, SshKey};
 use crate::web::{Htmx, Reply, SeeOther, View};
 
 /// Routes of this module.
 pub fn routes() -> Vec<Route> {
-    routes![get_instances, post_instances, post_terminate, get_key_pem]
+    routes![
+        get_instances,
+        post_instances,
+        post_terminate,
+        get_key_pem,
+        post_key_pem
+    ]
 }
 
 /// Booking lengths offered, in seconds (trimmed by the admin's maximum).
@@ -189,9 +195,15 @@ fn read_form(f: &NewInstanceForm, values: &mut FormValues) -> Result<Booking, Fo
         return Err(refuse("robot", "choose a robot or a type of robot"));
     }
     if !f.pasted.trim().is_empty() {
-        let parsed = parse_public_key(&f.pasted).map_err(|e| FormError {
-            field: "pasted",
-            message: e.to_string(),
+        let parsed = parse_public_key(&f.pasted).map_err(|e| {
+            // A pasted private key is never sent back to the browser.
+            if e == KeyError::PrivateKey {
+                values.pasted.clear();
+            }
+            FormError {
+                field: "pasted",
+                message: e.to_string(),
+            }
         })?;
         keys.push(KeyChoice::Given(parsed));
     }
@@ -268,10 +280,10 @@ async fn post_instances(
         Err(e) => return refused(db, &user, hx, values, e).await,
     };
     if f.generate {
-        // Generating takes a second; first make sure there is something to book.
-        let target = booking.target.clone();
+        // Generating takes a second; first make sure the booking would be accepted.
+        let (who, check) = (user.clone(), booking.clone());
         if let Err(e) = db
-            .run(move |conn| instances::target_has_free(conn, &target))
+            .run(move |conn| Ok(instances::precheck(conn, &who, &check)))
             .await?
         {
             return refused(db, &user, hx, values, book_error(e)?).await;
@@ -325,6 +337,10 @@ async fn post_terminate(
     let ended = db
         .write(move |tx| instances::terminate(tx, &who, &id, addr.0.as_deref()))
         .await?;
+    if ended {
+        // Its generated private key, if any, was just discarded.
+        instances::scrub_wal(db).await;
+    }
     let message = if ended {
         "Instance terminated; its keys no longer log in."
     } else {
@@ -363,10 +379,33 @@ struct GoneCtx {
     instance: Instance,
 }
 
+/// The key's download page: a GET never hands the key out (link prefetchers and previews
+/// would use it up), it offers the button that posts for it.
 #[get("/instances/<id>/key.pem")]
-async fn get_key_pem(
+async fn get_key_pem(user: User, id: &str, db: &State<Db>) -> Result<View, AppError> {
+    let id = id.to_owned();
+    let instance = db
+        .run(move |conn| instances::get_for(conn, &user, &id))
+        .await?;
+    Ok(key_page(instance))
+}
+
+/// Why there is no key to download (410, or 404 when none was made), or the button for it.
+fn key_page(instance: Instance) -> View {
+    let status = match instance.key_state {
+        instances::KeyState::None => Status::NotFound,
+        instances::KeyState::Available if instance.active => Status::Ok,
+        _ => Status::Gone,
+    };
+    View::new("instances/key_gone.html", GoneCtx { instance }).status(status)
+}
+
+/// Hands out the generated private key, once.
+#[post("/instances/<id>/key.pem", data = "<_form>")]
+async fn post_key_pem(
     user: User,
     id: &str,
+    _form: CsrfForm<NoFields>,
     db: &State<Db>,
 ) -> Result<Result<KeyFile, View>, AppError> {
     let who = user.clone();
@@ -381,17 +420,10 @@ async fn get_key_pem(
         })
         .await?;
     match taken {
-        Ok(key) => Ok(Ok(KeyFile(key))),
-        Err(instance) => {
-            let status = match instance.key_state {
-                instances::KeyState::None => Status::NotFound,
-                _ => Status::Gone,
-            };
-            Ok(Err(View::new(
-                "instances/key_gone.html",
-                GoneCtx { instance },
-            )
-            .status(status)))
+        Ok(key) => {
+            instances::scrub_wal(db).await;
+            Ok(Ok(KeyFile(key)))
         }
+        Err(instance) => Ok(Err(key_page(instance))),
     }
 }

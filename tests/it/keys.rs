@@ -1125,6 +1125,34 @@ fn api_refusals_carry_the_pages_message() {
         assert_eq!(status, Status::BadRequest, "{junk:?}");
         assert!(err["error_message"].as_str().unwrap().contains("JSON"));
     }
+    // serde's own text would quote what was posted: only a fixed message and where it broke.
+    for (junk, secret) in [
+        ("\"my secret words\"", "my secret words"),
+        ("{\"key\": 123456789}", "123456789"),
+    ] {
+        let (status, err) = api(&lab, "POST", "/api/sshkeys", &token, Some((junk, None)));
+        assert_eq!(status, Status::BadRequest, "{junk:?}");
+        let message = err["error_message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("JSON") && message.contains("line 1"),
+            "{message}"
+        );
+        assert!(!message.contains(secret), "{message}");
+    }
+    // A private key anywhere in the body: the key page's message, nothing of the key echoed.
+    let private = fixture("id_ed25519");
+    let secret_line = private.lines().nth(2).unwrap_or("none").to_owned();
+    for junk in [
+        serde_json::to_string(&private).unwrap_or_default(),
+        format!("{{\"name\": 5, \"key\": {}}}", serde_json::json!(private)),
+        format!("PuTTY-User-Key-File-3: ssh-ed25519\n{secret_line}"),
+    ] {
+        let (status, err) = api(&lab, "POST", "/api/sshkeys", &token, Some((&junk, None)));
+        assert_eq!(status, Status::UnprocessableEntity, "{junk:?}");
+        let message = err["error_message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("This is a PRIVATE key"), "{message}");
+        assert!(!message.contains(&secret_line), "{message}");
+    }
     let huge = new_key("big", &"A".repeat(70 * 1024));
     let (status, err) = api(&lab, "POST", "/api/sshkeys", &token, Some((&huge, None)));
     assert_eq!(status, Status::PayloadTooLarge);

@@ -402,19 +402,28 @@ fn pasted_keys_and_refused_bookings_keep_the_form() {
     assert_eq!(status, Status::UnprocessableEntity);
     assert!(page.contains("choose at least one key"), "{page}");
     assert!(page.contains("value=\"1800\" selected"), "duration kept");
-    // A private key pasted: the key page's own message, and the text kept.
-    let (status, frag) =
-        body(lab.post_htmx("/instances", &[("robot", &robot), ("pasted", PRIVATE)]));
-    assert_eq!(status, Status::UnprocessableEntity);
+    // A private key pasted: the key page's own message, and the secret never sent back (page
+    // and fragment alike).
     let message = labgate::keys::parse::parse_public_key(PRIVATE)
         .unwrap_err()
         .to_string();
-    assert!(frag.contains(&message), "the key page's message: {frag}");
-    assert!(!frag.contains("<html"));
-    assert!(
-        frag.contains("OPENSSH PRIVATE KEY"),
-        "pasted text kept for correction"
-    );
+    let secret_line = PRIVATE.lines().nth(2).unwrap_or("none");
+    for hx in [true, false] {
+        let fields = [("robot", robot.as_str()), ("pasted", PRIVATE)];
+        let resp = if hx {
+            lab.post_htmx("/instances", &fields)
+        } else {
+            lab.post_form("/instances", &fields)
+        };
+        let (status, text) = body(resp);
+        assert_eq!(status, Status::UnprocessableEntity);
+        assert!(text.contains(&message), "the key page's message: {text}");
+        assert_eq!(text.contains("<html"), !hx);
+        assert!(
+            !text.contains("OPENSSH PRIVATE KEY") && !text.contains(secret_line),
+            "the pasted private key is not shown again: {text}"
+        );
+    }
     // Too long, unknown robot, nonsense duration.
     let (status, page) = body(lab.post_form(
         "/instances",
@@ -485,26 +494,50 @@ fn generated_key_pair_downloads_exactly_once_from_the_page() {
     let db = db_of(&lab.data());
     let id = instance_ids(&db, "mia").remove(0);
     let (_, page) = body(lab.client.get("/instances").dispatch());
-    assert!(page.contains(&format!("/instances/{id}/key.pem")) && page.contains("only once"));
+    let download = format!("/instances/{id}/key.pem");
+    assert!(
+        page.contains(&format!("<form method=\"post\" action=\"{download}\""))
+            && page.contains("download private key (once)")
+            && page.contains("only once")
+    );
+
+    // Opening the address (as a link prefetcher would) does not hand the key out: it shows the
+    // button, again and again.
+    for _ in 0..2 {
+        let (status, shown) = body(lab.client.get(download.clone()).dispatch());
+        assert_eq!(status, Status::Ok);
+        assert!(shown.contains("download private key (once)") && shown.contains("csrf_token"));
+        assert!(!shown.contains("PRIVATE KEY-----"));
+    }
+    assert!(instance_row(&db, &id)
+        .3
+        .is_some_and(|k| k.contains("PRIVATE KEY-----")));
+    // Posting without the CSRF token takes nothing either.
+    let resp = lab.client.post(download.clone()).dispatch();
+    assert!(resp.status().code >= 400, "{}", resp.status());
+    assert!(instance_row(&db, &id).3.is_some_and(|k| !k.is_empty()));
 
     // Someone else cannot take it.
     let other = lab.add_user("olga", false);
     lab.login("olga", &other);
+    assert_eq!(lab.post_form(&download, &[]).status(), Status::NotFound);
     assert_eq!(
-        lab.client
-            .get(format!("/instances/{id}/key.pem"))
-            .dispatch()
-            .status(),
+        lab.client.get(download.clone()).dispatch().status(),
         Status::NotFound
     );
     let pw = "pw-mia-0123456789";
     lab.login("mia", pw);
 
-    let resp = lab
-        .client
-        .get(format!("/instances/{id}/key.pem"))
-        .dispatch();
+    let wal = lab.data().join("labgate.db-wal");
+    assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) > 0);
+    let resp = lab.post_form(&download, &[]);
     assert_eq!(resp.status(), Status::Ok);
+    // The taken key does not linger in the write-ahead log (checkpointed and truncated).
+    assert_eq!(
+        std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0),
+        0,
+        "WAL emptied after the key was taken"
+    );
     assert_eq!(resp.headers().get_one("Cache-Control"), Some("no-store"));
     assert_eq!(
         resp.headers().get_one("Content-Disposition"),
@@ -526,13 +559,12 @@ fn generated_key_pair_downloads_exactly_once_from_the_page() {
     assert_eq!(fp, allowed);
     assert_eq!(private.algorithm(), ssh_key::Algorithm::Rsa { hash: None });
 
-    let (status, gone) = body(
-        lab.client
-            .get(format!("/instances/{id}/key.pem"))
-            .dispatch(),
-    );
+    let (status, gone) = body(lab.post_form(&download, &[]));
     assert_eq!(status, Status::Gone);
     assert!(gone.contains("already downloaded") && !gone.contains("PRIVATE KEY-----"));
+    let (status, gone) = body(lab.client.get(download.clone()).dispatch());
+    assert_eq!(status, Status::Gone);
+    assert!(gone.contains("already downloaded") && !gone.contains("(once)"));
     let (_, page) = body(lab.client.get("/instances").dispatch());
     assert!(page.contains("Private key already downloaded"));
     assert!(!page.contains(&format!("/instances/{id}/key.pem")));
@@ -995,4 +1027,143 @@ fn a_key_given_to_the_api_that_is_saved_is_linked_to_the_saved_key() {
         )
         .unwrap();
     assert_eq!(linked, Some(key));
+}
+
+/// A booking that asks for a new key pair is checked in full before the (slow) RSA generation:
+/// a bad duration, a key that is not the member's or a busy robot is refused at once, on the
+/// page and through the API, and nothing is stored.
+#[test]
+fn refused_bookings_generate_no_key_pair() {
+    let (lab, robot) = lab_with_member();
+    let token = lab_token(&lab, "mia", "rw");
+    let db = db_of(&lab.data());
+    // Generating a 3072-bit pair takes seconds in a test build; a refusal takes milliseconds.
+    let quick = Duration::from_millis(1500);
+    let started = Instant::now();
+    let (status, page) = body(lab.post_form(
+        "/instances",
+        &[
+            ("robot", robot.as_str()),
+            ("generate", "true"),
+            ("duration", &(8 * 86400).to_string()),
+        ],
+    ));
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(page.contains("at most 1 day"), "{page}");
+    let (status, page) = body(lab.post_form(
+        "/instances",
+        &[
+            ("robot", robot.as_str()),
+            ("generate", "true"),
+            ("keys", "424242"),
+        ],
+    ));
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(page.contains("not on your account"), "{page}");
+    let (status, answer) = api(
+        &lab,
+        Method::Post,
+        &format!("/api/new/{robot}"),
+        Some(&token),
+        Some(r#"{"expire_d": 9999999, "reserve": false}"#),
+    );
+    assert_eq!(status, Status::UnprocessableEntity, "{answer}");
+    assert!(answer["result_message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("at most"));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < quick,
+        "refusals took {elapsed:?}: a key pair was generated"
+    );
+    assert!(
+        instance_ids(&db, "mia").is_empty(),
+        "nothing booked, no key kept"
+    );
+
+    // Busy: the robot is taken with a pasted key, then a generated pair is refused at once.
+    assert_eq!(
+        lab.post_form(
+            "/instances",
+            &[("robot", robot.as_str()), ("pasted", ED25519)]
+        )
+        .status(),
+        Status::SeeOther
+    );
+    let started = Instant::now();
+    let (status, page) = body(lab.post_form(
+        "/instances",
+        &[("robot", robot.as_str()), ("generate", "true")],
+    ));
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(page.contains("is busy right now"), "{page}");
+    let (status, _) = api(
+        &lab,
+        Method::Post,
+        &format!("/api/new/{robot}"),
+        Some(&token),
+        Some(r#"{"reserve": false}"#),
+    );
+    assert_eq!(status, Status::ServiceUnavailable);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < quick,
+        "refusals took {elapsed:?}: a key pair was generated"
+    );
+    let ids = instance_ids(&db, "mia");
+    assert_eq!(ids.len(), 1);
+    assert_eq!(instance_row(&db, &ids[0]).3, None, "no private key stored");
+}
+
+/// Deleting a saved key also takes it off running instances that got the same key pasted before
+/// it was saved (linked by fingerprint, not by the saved key's id), and only the member's own.
+#[test]
+fn deleting_a_key_takes_it_off_instances_it_was_pasted_into() {
+    let (lab, robot) = lab_with_member();
+    let other = add_robot(&lab.data(), "ur5e", "robot2.lab", 22);
+    let db = db_of(&lab.data());
+    // Someone else runs an instance with the same public key.
+    let noa = lab.add_user("noa", false);
+    lab.login("noa", &noa);
+    assert_eq!(
+        lab.post_form(
+            "/instances",
+            &[("robot", other.as_str()), ("pasted", ED25519)]
+        )
+        .status(),
+        Status::SeeOther
+    );
+    let mia = lab.add_user("mia2", false);
+    lab.login("mia2", &mia);
+    assert_eq!(
+        lab.post_form(
+            "/instances",
+            &[("robot", robot.as_str()), ("pasted", ED25519)]
+        )
+        .status(),
+        Status::SeeOther
+    );
+    let key = save_key(&lab.data(), "mia2", "laptop", ED25519);
+    let count = |db: &Db, user: &str| -> i64 {
+        let user = user.to_owned();
+        db.run_blocking(move |c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM instance_keys k JOIN instances i ON i.id = k.instance_id
+                 JOIN users u ON u.id = i.user_id WHERE u.username = ?1",
+                [&user],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap()
+    };
+    assert_eq!((count(&db, "mia2"), count(&db, "noa")), (1, 1));
+    let resp = lab.post_form(&format!("/sshkeys/{key}/delete"), &[]);
+    assert_eq!(resp.status(), Status::SeeOther);
+    assert_eq!(count(&db, "mia2"), 0, "the pasted copy no longer logs in");
+    assert_eq!(
+        count(&db, "noa"),
+        1,
+        "another member's instance is untouched"
+    );
 }
