@@ -235,12 +235,20 @@ pub fn insert(conn: &Connection, d: &CheckedDeployment) -> Result<(String, Strin
     Ok((id, credential))
 }
 
-const SELECT: &str = "SELECT d.id, d.type, d.description, d.region, d.ssh_host, d.ssh_port,
+/// `SELECT` of the columns the row reader below expects, followed by the rest of a query.
+macro_rules! select_deployments {
+    ($rest:literal) => {
+        concat!(
+            "SELECT d.id, d.type, d.description, d.region, d.ssh_host, d.ssh_port,
         d.ssh_user, d.hostkeys, d.enabled, d.created,
         EXISTS (SELECT 1 FROM instances i WHERE i.deployment_id = d.id
                 AND i.status <> 'TERMINATED' AND i.expires > ?1),
         (SELECT COUNT(*) FROM instances i WHERE i.deployment_id = d.id)
-    FROM deployments d";
+    FROM deployments d ",
+            $rest
+        )
+    };
+}
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
     let hostkeys: String = r.get(7)?;
@@ -276,7 +284,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
 
 /// Every robot, enabled or not, by type then age.
 pub fn list(conn: &Connection) -> Result<Vec<Deployment>, AppError> {
-    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY d.type, d.created, d.id"))?;
+    let mut stmt = conn.prepare(select_deployments!("ORDER BY d.type, d.created, d.id"))?;
     let rows = stmt.query_map([now()], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -285,7 +293,7 @@ pub fn list(conn: &Connection) -> Result<Vec<Deployment>, AppError> {
 pub fn find(conn: &Connection, id: &str) -> Result<Option<Deployment>, AppError> {
     Ok(conn
         .query_row(
-            &format!("{SELECT} WHERE d.id = ?2"),
+            select_deployments!("WHERE d.id = ?2"),
             params![now(), id],
             from_row,
         )

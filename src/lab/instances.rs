@@ -412,9 +412,17 @@ pub async fn scrub_wal(db: &crate::db::Db) {
     }
 }
 
-const SELECT: &str = "SELECT id, deployment_id, status, created, expires, ended,
+/// `SELECT` of the columns the row reader below expects, followed by the rest of a query.
+macro_rules! select_instances {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, deployment_id, status, created, expires, ended,
         CASE WHEN private_key IS NULL THEN 0 WHEN private_key = '' THEN 2 ELSE 1 END
-    FROM instances";
+    FROM instances ",
+            $rest
+        )
+    };
+}
 
 struct Row {
     id: String,
@@ -483,7 +491,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 pub fn get_for(conn: &Connection, user: &User, id: &str) -> Result<Instance, AppError> {
     let found = conn
         .query_row(
-            &format!("{SELECT} WHERE id = ?1 AND user_id = ?2"),
+            select_instances!("WHERE id = ?1 AND user_id = ?2"),
             params![id, user.id],
             row,
         )
@@ -498,8 +506,8 @@ pub fn list_for(
     user: &User,
     include_ended: bool,
 ) -> Result<Vec<Instance>, AppError> {
-    let mut stmt = conn.prepare(&format!(
-        "{SELECT} WHERE user_id = ?1
+    let mut stmt = conn.prepare(select_instances!(
+        "WHERE user_id = ?1
            AND (?2 OR (status <> 'TERMINATED' AND expires > ?3))
          ORDER BY created DESC, id"
     ))?;
