@@ -200,7 +200,9 @@ impl<'r> Responder<'r, 'static> for Caught {
 }
 
 #[catch(default)]
-fn page_catcher(status: Status, _req: &Request<'_>) -> Caught {
+async fn page_catcher(status: Status, req: &Request<'_>) -> Caught {
+    // Looks the session up (once, cached) so an error page keeps a signed-in person's menu.
+    let _ = req.guard::<&auth::Session>().await;
     Caught(status)
 }
 

@@ -478,3 +478,21 @@ fn guessing_the_current_password_is_throttled() {
     assert_eq!(statuses[0], Status::UnprocessableEntity);
     assert_eq!(statuses[7], Status::TooManyRequests, "{statuses:?}");
 }
+
+#[test]
+fn error_pages_keep_the_menu_of_a_signed_in_person() {
+    let lab = Lab::new();
+    let visitor = lab
+        .client
+        .get("/no/such/page")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(!visitor.contains("href=\"/sshkeys\""));
+    lab.login_admin();
+    let resp = lab.client.get("/no/such/page").dispatch();
+    assert_eq!(resp.status(), Status::NotFound);
+    let page = resp.into_string().unwrap();
+    assert!(page.contains("There is nothing here."));
+    assert!(page.contains("href=\"/sshkeys\"") && page.contains("Log out"));
+}
