@@ -7,7 +7,7 @@
 
 use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::jwt::SigningKey;
 use super::{list_active, purge, revoke_by_sha256, ApiUser, TokenInfo, Via};
@@ -38,7 +38,7 @@ async fn post_api_revoke(
     db: &State<Db>,
     key: &State<SigningKey>,
     config: &State<Config>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<(), AppError> {
     api.require_write()?;
     // Worked out here, because the key cannot go into the database closure: the texts the
     // caller's tokens have today, for the rare token whose stored hash is from an older text.
@@ -56,20 +56,17 @@ async fn post_api_revoke(
         .collect();
     db.write(move |tx| revoke_by_sha256(tx, &user, &sha256, &current, Via::Api(addr.0.as_deref())))
         .await?;
-    Ok(Json(json!({})))
+    // rerobots answers revoke and purge with an empty 200.
+    Ok(())
 }
 
 /// Revokes every token of the caller, the calling one included.
 #[post("/api/purge")]
-async fn post_api_purge(
-    addr: ClientAddr,
-    api: ApiUser,
-    db: &State<Db>,
-) -> Result<Json<Value>, AppError> {
+async fn post_api_purge(addr: ClientAddr, api: ApiUser, db: &State<Db>) -> Result<(), AppError> {
     api.require_write()?;
     db.write(move |tx| purge(tx, &api.user, Via::Api(addr.0.as_deref())))
         .await?;
-    Ok(Json(json!({})))
+    Ok(())
 }
 
 /// The public half of the signing key, so robots and services can verify tokens offline.

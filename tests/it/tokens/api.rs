@@ -145,7 +145,11 @@ fn revoke_by_sha256_own_tokens_only() {
         &caller,
     );
     assert_eq!(resp.status(), Status::Ok);
-    assert_eq!(resp.into_string().unwrap(), "{}");
+    assert_eq!(
+        resp.into_string().unwrap_or_default(),
+        "",
+        "an empty 200, as rerobots answers"
+    );
     assert_eq!(api_status(&lab, &other), Status::Unauthorized);
     let log = account_page(&lab);
     assert!(log.contains("API token revoked"));
@@ -188,7 +192,11 @@ fn purge_revokes_every_token_of_the_caller() {
         .body("")
         .dispatch();
     assert_eq!(resp.status(), Status::Ok);
-    assert_eq!(resp.into_string().unwrap(), "{}");
+    assert_eq!(
+        resp.into_string().unwrap_or_default(),
+        "",
+        "an empty 200, as rerobots answers"
+    );
     for text in &texts {
         assert_eq!(api_status(&lab, text), Status::Unauthorized);
     }
