@@ -1,0 +1,128 @@
+//! Ending instances (by their owner, by expiry, by a robot being disabled) and handing out
+//! a generated private key once.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{get_for, KeyState};
+use crate::auth::{users, User};
+use crate::db::now;
+use crate::error::AppError;
+
+/// Marks an instance ended at `at` and discards a private key nobody fetched. Returns false
+/// when it had ended already.
+fn end(conn: &Connection, id: &str, at: i64) -> Result<bool, AppError> {
+    let changed = conn.execute(
+        "UPDATE instances SET status = 'TERMINATED', ended = ?2,
+                private_key = CASE WHEN private_key IS NULL THEN NULL ELSE '' END
+         WHERE id = ?1 AND status <> 'TERMINATED'",
+        params![id, at],
+    )?;
+    Ok(changed > 0)
+}
+
+/// Ends the active instance of a robot being disabled, telling its owner why.
+pub fn end_on_disabled_robot(conn: &Connection, deployment_id: &str) -> Result<(), AppError> {
+    let active: Option<(String, i64, String)> = conn
+        .query_row(
+            "SELECT i.id, i.user_id, d.type FROM instances i
+             JOIN deployments d ON d.id = i.deployment_id
+             WHERE i.deployment_id = ?1 AND i.status <> 'TERMINATED'",
+            [deployment_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((id, user_id, kind)) = active {
+        if end(conn, &id, now())? {
+            let detail = format!(
+                "{kind} robot {deployment_id}, instance {id}: the robot was disabled by an admin"
+            );
+            users::record_event(conn, user_id, "instance terminated", &detail, None)?;
+        }
+    }
+    Ok(())
+}
+
+/// Ends every instance whose time is up, logging "instance expired" for each; returns how many.
+pub fn sweep_expired(conn: &Connection) -> Result<usize, AppError> {
+    let t = now();
+    let mut stmt = conn.prepare(
+        "SELECT i.id, i.user_id, d.type, d.id, i.expires FROM instances i
+         JOIN deployments d ON d.id = i.deployment_id
+         WHERE i.status <> 'TERMINATED' AND i.expires <= ?1",
+    )?;
+    let due = stmt
+        .query_map([t], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    for (id, user_id, kind, robot, expires) in &due {
+        if end(conn, id, *expires)? {
+            let detail = format!("{kind} robot {robot}, instance {id}");
+            users::record_event(conn, *user_id, "instance expired", &detail, None)?;
+        }
+    }
+    Ok(due.len())
+}
+
+/// Terminates one of the user's instances. Returns false when it had ended already.
+pub fn terminate(
+    conn: &Connection,
+    user: &User,
+    id: &str,
+    address: Option<&str>,
+) -> Result<bool, AppError> {
+    let instance = get_for(conn, user, id)?;
+    if !instance.active {
+        // It may have expired without the sweep having written that down yet.
+        sweep_expired(conn)?;
+        return Ok(false);
+    }
+    end(conn, id, now())?;
+    let detail = format!(
+        "{} robot {}, instance {id}",
+        instance.deployment.kind, instance.deployment.id
+    );
+    users::record_event(conn, user.id, "instance terminated", &detail, address)?;
+    Ok(true)
+}
+
+/// Hands out a generated private key (OpenSSH format) exactly once. `Ok(None)` when there is
+/// none or it went already; "not found" when the instance is not the user's.
+pub fn take_private_key(
+    conn: &Connection,
+    user: &User,
+    id: &str,
+) -> Result<Option<String>, AppError> {
+    let instance = get_for(conn, user, id)?;
+    if !instance.active || instance.key_state != KeyState::Available {
+        return Ok(None);
+    }
+    let key: Option<String> = conn.query_row(
+        "SELECT private_key FROM instances WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    conn.execute("UPDATE instances SET private_key = '' WHERE id = ?1", [id])?;
+    Ok(key.filter(|k| !k.is_empty()))
+}
+
+/// Best effort, outside any write transaction: copies the WAL into the database file and
+/// empties it, so a private key just taken or discarded does not linger in the log. A failure
+/// (a reader holding an old snapshot, say) is only logged and never fails the request.
+pub async fn scrub_wal(db: &crate::db::Db) {
+    let done = db
+        .run(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = done {
+        tracing::warn!("WAL checkpoint after removing a private key: {e}");
+    }
+}
