@@ -1,5 +1,5 @@
 //! Who is asking: sessions, the `User` and `Admin` request guards, CSRF protection and login
-//! throttling. Accounts themselves live in [`users`]; the pages in [`routes`].
+//! throttling. Accounts themselves live in [`users`]; the pages in [`routes`](mod@routes).
 
 pub mod admin;
 pub mod cli;

@@ -80,12 +80,12 @@ async fn password_work<T: Send + 'static>(
         .map_err(|e| AppError::internal(format!("password work task: {e}")))
 }
 
-/// [`hash_password`] off the executor (see [`password_work`]).
+/// [`hash_password`] off the executor (see `password_work`).
 pub async fn hash_password_off(password: String) -> Result<String, AppError> {
     password_work(move || hash_password(&password)).await?
 }
 
-/// [`verify_password`] off the executor (see [`password_work`]).
+/// [`verify_password`] off the executor (see `password_work`).
 pub async fn verify_password_off(hash: String, password: String) -> Result<bool, AppError> {
     password_work(move || verify_password(&hash, &password)).await
 }

@@ -1,5 +1,5 @@
 //! SSH public keys: validation ([`parse`]), the stored keys and their queries (here), the
-//! `/sshkeys` page and `/USER.keys` ([`routes`]) and the keys API ([`api`]).
+//! `/sshkeys` page and `/USER.keys` ([`routes`](mod@routes)) and the keys API ([`api`]).
 
 pub mod api;
 pub mod parse;

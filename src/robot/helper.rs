@@ -32,7 +32,7 @@ const SYSLOG_PRIORITY: u8 = 4 * 8 + 4;
 /// Flags of `labgate authorized-keys`.
 #[derive(Args, Debug)]
 pub struct HelperArgs {
-    /// labgate's URL, e.g. https://labgate.example.org.
+    /// labgate's URL, e.g. `https://labgate.example.org`.
     #[arg(long)]
     pub url: String,
     /// Accepted and ignored, as by every subcommand: the helper opens no database.

@@ -1,5 +1,5 @@
 //! API tokens: the signing key and JWTs ([`jwt`]), issuing, listing and revoking tokens (here),
-//! the Bearer guard for `/api` ([`guard`]), the `/tokens` page ([`routes`]), the token API and
+//! the Bearer guard for `/api` ([`guard`]), the `/tokens` page ([`routes`](mod@routes)), the token API and
 //! the published JWKS ([`api`]), and the admin's limits ([`limits`]).
 
 pub mod api;

@@ -1,5 +1,5 @@
 //! The web layer shared by every page: embedded assets, templates and their filters, static
-//! files and the security headers. Replies (page or fragment, redirects, toasts) are in [`view`].
+//! files and the security headers. Replies (page or fragment, redirects, toasts) are in `view`.
 
 use std::borrow::Cow;
 use std::io::Cursor;
