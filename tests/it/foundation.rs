@@ -496,3 +496,24 @@ fn error_pages_keep_the_menu_of_a_signed_in_person() {
     assert!(page.contains("There is nothing here."));
     assert!(page.contains("href=\"/sshkeys\"") && page.contains("Log out"));
 }
+
+#[test]
+fn alive_says_503_when_the_database_is_unusable() {
+    use std::io::{Seek, SeekFrom, Write};
+    let lab = Lab::new();
+    assert_eq!(lab.client.get("/alive").dispatch().status(), Status::Ok);
+    // Wreck the file under the running server: its header no longer says SQLite.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(lab.data().join("labgate.db"))
+        .unwrap();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file.write_all(&[0x5a; 4096]).unwrap();
+    file.sync_all().unwrap();
+    for wal in ["labgate.db-wal", "labgate.db-shm"] {
+        let _ = std::fs::remove_file(lab.data().join(wal));
+    }
+    let resp = lab.client.get("/alive").dispatch();
+    assert_eq!(resp.status(), Status::ServiceUnavailable);
+    assert_eq!(resp.into_string().unwrap(), "database unavailable\n");
+}
