@@ -21,6 +21,8 @@ pub enum AppError {
     NotFound(String),
     /// 409: clashes with what exists.
     Conflict(String),
+    /// 413: the request body is over the route's limit.
+    TooLarge(String),
     /// 422: input understood but refused.
     Invalid(String),
     /// 429: slow down.
@@ -55,6 +57,7 @@ impl AppError {
             AppError::Conflict(_) => Status::Conflict,
             AppError::Invalid(_) => Status::UnprocessableEntity,
             AppError::TooManyRequests(_) => Status::TooManyRequests,
+            AppError::TooLarge(_) => Status::PayloadTooLarge,
             AppError::Unavailable(_) => Status::ServiceUnavailable,
             AppError::Internal(_) => Status::InternalServerError,
         }
@@ -68,7 +71,8 @@ impl AppError {
             | AppError::NotFound(m)
             | AppError::Conflict(m)
             | AppError::Invalid(m)
-            | AppError::TooManyRequests(m) => m,
+            | AppError::TooManyRequests(m)
+            | AppError::TooLarge(m) => m,
             AppError::Unauthorized => WRONG_TOKEN,
             AppError::Unavailable(_) => "the service is unavailable; try again shortly",
             AppError::Internal(_) => "something went wrong on the server; it has been logged",

@@ -1,27 +1,28 @@
 //! The keys API under `/api/sshkeys`, for scripts holding an API token.
 
-use rocket::data::{Data, ToByteUnit};
-use rocket::http::Status;
+use rocket::data::Data;
 use rocket::response::status::Created;
 use rocket::serde::json::Json;
 use rocket::{delete, get, post, routes, Route, State};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::parse::{contains_private_key, KeyError};
 use super::routes::parse_id;
 use super::SshKey;
 use crate::auth::ClientAddr;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::tokens::ApiUser;
+use crate::web::read_text_body;
 
 /// Routes of the keys API.
 pub fn routes() -> Vec<Route> {
     routes![api_list, api_get, api_add, api_delete]
 }
 
-/// Largest request body read, in KiB: an 8 KiB key, JSON escaping and a name fit easily.
-const BODY_LIMIT_KIB: u64 = 64;
+/// Largest request body read: an 8 KiB key, JSON escaping and a name fit easily.
+const BODY_LIMIT: u64 = 64 * 1024;
 
 /// A key as the API shows it.
 #[derive(Debug, Serialize)]
@@ -90,25 +91,12 @@ async fn api_add(
     addr: ClientAddr,
     body: Data<'_>,
     db: &State<Db>,
-) -> Result<Result<Created<Json<ApiKey>>, (Status, Json<Value>)>, AppError> {
+) -> Result<Created<Json<ApiKey>>, AppError> {
     api.require_write()?;
-    let body = body
-        .open(BODY_LIMIT_KIB.kibibytes())
-        .into_string()
-        .await
-        .map_err(|e| AppError::BadRequest(format!("the request body could not be read: {e}")))?;
-    if !body.is_complete() {
-        let message = format!("the request body is larger than {BODY_LIMIT_KIB} KiB");
-        return Ok(Err((
-            Status::PayloadTooLarge,
-            Json(json!({ "error_message": message })),
-        )));
-    }
+    let body = read_text_body(body, BODY_LIMIT).await?;
     // A private key in the body, wherever it sits, is refused without echoing any of it.
-    if looks_private(&body) {
-        return Err(AppError::Invalid(
-            super::parse::KeyError::PrivateKey.to_string(),
-        ));
+    if contains_private_key(&body) {
+        return Err(AppError::Invalid(KeyError::PrivateKey.to_string()));
     }
     let new: NewKey = serde_json::from_str(&body).map_err(|e| {
         AppError::BadRequest(format!(
@@ -119,16 +107,11 @@ async fn api_add(
     let name = new.name.unwrap_or_default();
     let key = new.key.unwrap_or_default();
     match super::add(db, &api.user, &name, &key, addr.0).await? {
-        Ok(added) => Ok(Ok(
-            Created::new(format!("/api/sshkeys/{}", added.id)).body(Json(ApiKey::from(added)))
-        )),
+        Ok(added) => {
+            Ok(Created::new(format!("/api/sshkeys/{}", added.id)).body(Json(ApiKey::from(added))))
+        }
         Err(refusal) => Err(AppError::Invalid(refusal.message)),
     }
-}
-
-/// Whether a text holds a private key (PEM or OpenSSH armour, or a PuTTY key file).
-pub fn looks_private(text: &str) -> bool {
-    text.contains("PRIVATE KEY-----") || text.contains("PuTTY-User-Key-File")
 }
 
 /// Where and what kind of JSON problem `e` is, without serde's own text (which may quote the

@@ -6,7 +6,7 @@
 
 use std::io::Cursor;
 
-use rocket::data::{Data, ToByteUnit};
+use rocket::data::Data;
 use rocket::http::{ContentType, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
@@ -19,8 +19,9 @@ use super::keypair;
 use crate::auth::ClientAddr;
 use crate::db::Db;
 use crate::error::AppError;
-use crate::keys::parse::{parse_public_key, KeyError};
+use crate::keys::parse::{contains_private_key, parse_public_key, KeyError};
 use crate::tokens::ApiUser;
+use crate::web::read_text_body;
 
 /// Routes of this module.
 pub fn routes() -> Vec<Route> {
@@ -111,7 +112,7 @@ fn read_new(body: &str) -> Result<NewRequest, Refusal> {
     let bad = |m: &str| Refusal::new(Status::BadRequest, m);
     // A private key anywhere in the body is refused as the key pages do, echoing none of it
     // (serde's own error texts are never passed on either: they may quote the body).
-    if crate::keys::api::looks_private(body) {
+    if contains_private_key(body) {
         return Err(Refusal::new(
             Status::UnprocessableEntity,
             KeyError::PrivateKey.to_string(),
@@ -165,17 +166,7 @@ async fn post_new(
     db: &State<Db>,
 ) -> Result<Json<Value>, Refusal> {
     api.require_write()?;
-    let body = data
-        .open(BODY_LIMIT.bytes())
-        .into_string()
-        .await
-        .map_err(|_| Refusal::new(Status::BadRequest, "the request body could not be read"))?;
-    if !body.is_complete() {
-        return Err(Refusal::new(
-            Status::PayloadTooLarge,
-            "the request body is too large",
-        ));
-    }
+    let body = read_text_body(data, BODY_LIMIT).await?;
     let request = read_new(&body)?;
     let mut booking = Booking {
         target: target.to_owned(),

@@ -142,6 +142,24 @@ fn get_static(file: std::path::PathBuf) -> Option<Asset> {
     })
 }
 
+/// A request body read as text up to `limit` bytes, whatever its Content-Type (the rerobots
+/// client sends none): 400 when it cannot be read, 413 when it is longer.
+pub async fn read_text_body(data: rocket::Data<'_>, limit: u64) -> Result<String, AppError> {
+    use rocket::data::ToByteUnit;
+    let body = data
+        .open(limit.bytes())
+        .into_string()
+        .await
+        .map_err(|_| AppError::BadRequest("the request body could not be read".into()))?;
+    if !body.is_complete() {
+        return Err(AppError::TooLarge(format!(
+            "the request body is larger than {} KiB",
+            limit / 1024
+        )));
+    }
+    Ok(body.into_inner())
+}
+
 /// Routes of this module.
 pub fn routes() -> Vec<Route> {
     routes![get_static]

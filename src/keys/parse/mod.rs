@@ -234,6 +234,12 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
+/// Whether `text` holds a private key anywhere (PEM or OpenSSH armour, a PuTTY key file, or an
+/// OpenSSH private key without its armour lines), so callers can refuse it without echoing it.
+pub fn contains_private_key(text: &str) -> bool {
+    PRIVATE_MARKERS.iter().any(|marker| text.contains(marker))
+}
+
 /// Parses and validates one pasted SSH public key according to the labgate key policy.
 pub fn parse_public_key(input: &str) -> Result<ParsedKey, KeyError> {
     if input.len() > MAX_INPUT {
@@ -250,7 +256,7 @@ pub fn parse_public_key(input: &str) -> Result<ParsedKey, KeyError> {
     {
         return Err(KeyError::ControlCharacter);
     }
-    if PRIVATE_MARKERS.iter().any(|marker| text.contains(marker)) {
+    if contains_private_key(text) {
         return Err(KeyError::PrivateKey);
     }
     if text.lines().next().map(str::trim) == Some(RFC4716_BEGIN) {
