@@ -133,11 +133,7 @@ async fn post_deployments(
     )
     .await?
     .htmx_block(hx, "robots");
-    Ok(if hx.0 {
-        view.toast("Robot added.")
-    } else {
-        view
-    })
+    Ok(view.toast("Robot added."))
 }
 
 async fn set_enabled(
@@ -234,9 +230,5 @@ async fn post_rotate(
     )
     .await?
     .htmx_block(hx, "robots");
-    Ok(if hx.0 {
-        view.toast("New credential made; the old one no longer works.")
-    } else {
-        view
-    })
+    Ok(view.toast("New credential made; the old one no longer works."))
 }

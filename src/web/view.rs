@@ -105,6 +105,7 @@ pub fn error_page(req: &Request<'_>, status: Status, message: &str) -> response:
         ctx: context! { status => status.code, reason => status.reason_lossy(), message },
         status,
         headers: Vec::new(),
+        toast: None,
     };
     view.respond_to(req)
 }
@@ -116,6 +117,7 @@ pub struct View {
     ctx: Value,
     status: Status,
     headers: Vec<Header<'static>>,
+    toast: Option<String>,
 }
 
 impl View {
@@ -127,6 +129,7 @@ impl View {
             ctx: Value::from_serialize(&ctx),
             status: Status::Ok,
             headers: Vec::new(),
+            toast: None,
         }
     }
 
@@ -156,9 +159,11 @@ impl View {
         self
     }
 
-    /// Show a success toast (htmx only; full pages show the flash instead).
-    pub fn toast(self, message: &str) -> View {
-        self.header(toast_header(message, "ok"))
+    /// Show a success toast. Only htmx answers carry it; a full page shows the flash instead,
+    /// so handlers need not tell the two apart.
+    pub fn toast(mut self, message: &str) -> View {
+        self.toast = Some(message.to_owned());
+        self
     }
 }
 
@@ -191,6 +196,9 @@ impl<'r> Responder<'r, 'static> for View {
             .sized_body(body.len(), Cursor::new(body));
         for h in self.headers {
             resp.header_adjoin(h);
+        }
+        if let Some(message) = self.toast.filter(|_| is_htmx(req)) {
+            resp.header_adjoin(toast_header(&message, "ok"));
         }
         resp.ok()
     }

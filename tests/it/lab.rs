@@ -1154,3 +1154,30 @@ fn deleting_a_key_takes_it_off_instances_it_was_pasted_into() {
         "another member's instance is untouched"
     );
 }
+
+#[test]
+fn toasts_ride_only_on_htmx_answers() {
+    let lab = Lab::new();
+    lab.login_admin();
+    let plain = lab.post_form(
+        "/admin/deployments",
+        &[("type", "ur5e"), ("host", "r1.lab")],
+    );
+    assert_eq!(plain.status(), Status::Ok);
+    assert_eq!(
+        plain.headers().get_one("HX-Trigger"),
+        None,
+        "a full page shows no toast"
+    );
+    let htmx = lab.post_htmx(
+        "/admin/deployments",
+        &[("type", "ur5e"), ("host", "r2.lab")],
+    );
+    assert_eq!(htmx.status(), Status::Ok);
+    let trigger = htmx
+        .headers()
+        .get_one("HX-Trigger")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(trigger.contains("Robot added."), "{trigger}");
+}
