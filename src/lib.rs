@@ -86,7 +86,7 @@ pub fn create_first_admin(db: &Db, config: &Config) -> Result<Option<String>, Ap
             return Ok(false);
         }
         let id = auth::users::create(tx, "admin", &hash, true)?;
-        auth::users::set_setting(tx, auth::routes::INITIAL_ADMIN_KEY, &id.to_string())?;
+        db::set_setting(tx, auth::routes::INITIAL_ADMIN_KEY, &id.to_string())?;
         auth::users::record_event(tx, id, "account created", "first start", None)?;
         write_private_file(
             &auth::routes::initial_password_file(config),

@@ -98,7 +98,7 @@ pub fn forget_initial_password(
     config: &Config,
     user_id: i64,
 ) -> Result<(), AppError> {
-    if users::setting(conn, INITIAL_ADMIN_KEY)?.as_deref() == Some(&user_id.to_string()) {
+    if crate::db::setting(conn, INITIAL_ADMIN_KEY)?.as_deref() == Some(&user_id.to_string()) {
         match std::fs::remove_file(initial_password_file(config)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -286,25 +286,6 @@ pub fn events(conn: &Connection, user_id: i64, limit: i64) -> Result<Vec<Event>,
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Reads a server-wide setting.
-pub fn setting(conn: &Connection, key: &str) -> Result<Option<String>, AppError> {
-    Ok(conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-            r.get(0)
-        })
-        .optional()?)
-}
-
-/// Writes a server-wide setting.
-pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<(), AppError> {
-    conn.execute(
-        "INSERT INTO settings (key, value) VALUES (?1, ?2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,7 +37,7 @@ pub const INSTANCE_CHOICES: [(i64, &str); 5] = [
 
 /// The admin-set token maximum alone (without the operator's environment variable).
 fn token_setting(conn: &Connection) -> Result<Option<i64>, AppError> {
-    Ok(users::setting(conn, MAX_SECONDS_KEY)?.and_then(|v| v.parse::<i64>().ok()))
+    Ok(crate::db::setting(conn, MAX_SECONDS_KEY)?.and_then(|v| v.parse::<i64>().ok()))
 }
 
 #[derive(Serialize)]
@@ -139,12 +139,12 @@ async fn post_limits(
     );
     db.write(move |tx| {
         match token_max {
-            Some(s) => users::set_setting(tx, MAX_SECONDS_KEY, &s.to_string())?,
+            Some(s) => crate::db::set_setting(tx, MAX_SECONDS_KEY, &s.to_string())?,
             None => {
                 tx.execute("DELETE FROM settings WHERE key = ?1", [MAX_SECONDS_KEY])?;
             }
         }
-        users::set_setting(tx, INSTANCE_MAX_KEY, &instance_max.to_string())?;
+        crate::db::set_setting(tx, INSTANCE_MAX_KEY, &instance_max.to_string())?;
         users::record_event(tx, admin.0.id, "limits changed", &detail, addr.0.as_deref())
     })
     .await?;

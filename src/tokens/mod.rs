@@ -57,7 +57,7 @@ pub struct TokenInfo {
 
 /// The longest lifetime allowed now: the smaller of the operator's flag and the admin setting.
 pub fn max_seconds(conn: &Connection, config: &Config) -> Result<Option<i64>, AppError> {
-    let setting = users::setting(conn, MAX_SECONDS_KEY)?.and_then(|v| v.parse::<i64>().ok());
+    let setting = crate::db::setting(conn, MAX_SECONDS_KEY)?.and_then(|v| v.parse::<i64>().ok());
     Ok(match (config.token_max_seconds, setting) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -367,12 +367,12 @@ pub const ISSUER_KEY: &str = "public_url";
 
 /// Records the public URL (token issuer and audience) the server is starting with.
 pub fn record_issuer(conn: &Connection, config: &Config) -> Result<(), AppError> {
-    users::set_setting(conn, ISSUER_KEY, &config.public_url)
+    crate::db::set_setting(conn, ISSUER_KEY, &config.public_url)
 }
 
 /// The public URL the server last started with, if it ever started on this data directory.
 pub fn recorded_issuer(conn: &Connection) -> Result<Option<String>, AppError> {
-    users::setting(conn, ISSUER_KEY)
+    crate::db::setting(conn, ISSUER_KEY)
 }
 
 #[cfg(test)]

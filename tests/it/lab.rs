@@ -451,7 +451,7 @@ fn pasted_keys_and_refused_bookings_keep_the_form() {
 
     // The admin's limit: 2 hours at most, offered in the list.
     db_of(&lab.data())
-        .write_blocking(|tx| labgate::auth::users::set_setting(tx, "instance_max_seconds", "7200"))
+        .write_blocking(|tx| labgate::db::set_setting(tx, "instance_max_seconds", "7200"))
         .unwrap();
     let (_, page) = body(lab.client.get("/instances").dispatch());
     assert!(page.contains("value=\"7200\"") && !page.contains("value=\"14400\""));

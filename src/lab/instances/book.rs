@@ -12,7 +12,7 @@ use crate::lab::deployments::{self, Deployment};
 
 /// The longest booking allowed now.
 pub fn max_seconds(conn: &Connection) -> Result<i64, AppError> {
-    Ok(users::setting(conn, MAX_SECONDS_KEY)?
+    Ok(crate::db::setting(conn, MAX_SECONDS_KEY)?
         .and_then(|v| v.trim().parse::<i64>().ok())
         .filter(|v| *v >= MIN_SECONDS)
         .unwrap_or(DEFAULT_MAX_SECONDS))

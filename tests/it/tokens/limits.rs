@@ -9,7 +9,7 @@ use super::*;
 
 fn setting(lab: &Lab, key: &str) -> Option<String> {
     db(lab)
-        .run_blocking(|conn| labgate::auth::users::setting(conn, key))
+        .run_blocking(|conn| labgate::db::setting(conn, key))
         .unwrap()
 }
 
@@ -183,7 +183,7 @@ fn the_operators_variable_and_the_setting_the_smaller_wins() {
 
     // An admin setting below the variable wins.
     db(&lab)
-        .write_blocking(|tx| labgate::auth::users::set_setting(tx, "token_max_seconds", "3600"))
+        .write_blocking(|tx| labgate::db::set_setting(tx, "token_max_seconds", "3600"))
         .unwrap();
     let page = lab.client.get("/tokens").dispatch().into_string().unwrap();
     assert!(page.contains("<option value=\"3600\" selected>1 hour</option>"));
