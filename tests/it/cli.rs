@@ -146,3 +146,45 @@ fn second_serve_on_the_same_dir_is_refused() {
     // In-process too.
     assert!(labgate::build(labgate::Config::new(&data)).is_err());
 }
+
+#[test]
+fn serve_takes_its_env_and_logs_the_first_password_and_the_url_once() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut child = Command::new(labgate_bin())
+        .arg("serve")
+        .env("LABGATE_PORT", port.to_string())
+        .env("LABGATE_DATA", &data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let ready = format!("labgate is ready: open http://127.0.0.1:{port}");
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        let done = line.contains(&ready);
+        log.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = log.join("\n");
+    assert!(log.contains(&ready), "{log}");
+    let password = std::fs::read_to_string(data.join("initial-admin-password")).unwrap();
+    let shown = log.lines().filter(|l| l.contains(password.trim())).count();
+    assert_eq!(shown, 1, "the first password is logged exactly once: {log}");
+}
