@@ -517,3 +517,34 @@ fn alive_says_503_when_the_database_is_unusable() {
     assert_eq!(resp.status(), Status::ServiceUnavailable);
     assert_eq!(resp.into_string().unwrap(), "database unavailable\n");
 }
+
+#[test]
+fn cookies_are_secure_behind_https_and_strict_always() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = labgate::Config::new(dir.path().join("data"));
+    config.public_url = "https://lab.example.org".into();
+    let client =
+        rocket::local::blocking::Client::untracked(labgate::build(config).unwrap()).unwrap();
+    let password = lab_password(&dir);
+    let resp = login_response(&client, "admin", &password);
+    assert_eq!(resp.status(), Status::SeeOther);
+    let session = resp
+        .cookies()
+        .get("labgate_session")
+        .expect("session cookie")
+        .clone();
+    assert_eq!(session.secure(), Some(true));
+    assert_eq!(session.http_only(), Some(true));
+    assert_eq!(session.same_site(), Some(rocket::http::SameSite::Strict));
+    assert_eq!(session.value().len(), 43, "256 random bits, base64url");
+    let page = client.get("/login").dispatch();
+    let login = page
+        .cookies()
+        .get("labgate_login")
+        .expect("sign-in CSRF cookie")
+        .clone();
+    assert_eq!(
+        (login.secure(), login.http_only()),
+        (Some(true), Some(true))
+    );
+}
