@@ -1,4 +1,5 @@
--- labgate schema. Applied at every start; each statement is idempotent.
+-- labgate schema, whole and current: applied to an empty database. Each change after the first
+-- release is also a numbered migration in migrations/ (see src/db.rs); a test keeps the two equal.
 -- Times are unix seconds (INTEGER). The version lives in PRAGMA user_version.
 
 CREATE TABLE IF NOT EXISTS users (

@@ -9,9 +9,19 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use crate::error::AppError;
 
-/// Version written to `PRAGMA user_version` once `schema.sql` is applied.
-pub const SCHEMA_VERSION: i64 = 1;
+/// `schema.sql` is the whole current schema, applied to an empty database. Every change after the
+/// first release is also a numbered migration in `migrations/` (`NNNN_what.sql`, bringing the
+/// database to version NNNN), applied in order to a database whose `PRAGMA user_version` is older,
+/// inside the same transaction as the version bump: a lab upgrades in place, and a failed upgrade
+/// leaves the old database untouched. A test checks that both paths give the same schema.
 const SCHEMA: &str = include_str!("../schema.sql");
+/// Migrations after version 1: `(version it brings the database to, SQL)`, in order.
+const MIGRATIONS: &[(i64, &str)] = &[];
+/// Version written to `PRAGMA user_version` once every migration is applied.
+pub const SCHEMA_VERSION: i64 = match MIGRATIONS.last() {
+    Some((version, _)) => *version,
+    None => 1,
+};
 /// Idle connections kept for reuse.
 const POOL_SIZE: usize = 8;
 
@@ -48,8 +58,7 @@ impl Db {
                 "database schema version {version} is newer than this labgate ({SCHEMA_VERSION})"
             )));
         }
-        tx.execute_batch(SCHEMA)?;
-        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        migrate(&tx, version)?;
         tx.commit()?;
         Ok(Db {
             path: path.to_owned(),
@@ -120,6 +129,21 @@ impl Db {
     ) -> Result<T, AppError> {
         self.run_blocking(move |conn| write_tx(conn, f))
     }
+}
+
+/// Brings a database at `version` (0: empty) up to [`SCHEMA_VERSION`] inside `tx`.
+fn migrate(tx: &Transaction<'_>, version: i64) -> Result<(), AppError> {
+    if version == 0 {
+        tx.execute_batch(SCHEMA)?;
+    } else {
+        for (to, sql) in MIGRATIONS {
+            if *to > version {
+                tx.execute_batch(sql)?;
+            }
+        }
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
 }
 
 fn write_tx<T>(

@@ -10,3 +10,4 @@ mod rerobots;
 mod robot;
 mod sshd;
 mod tokens;
+mod upgrade;
