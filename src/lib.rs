@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod health;
 pub mod keys;
 pub mod lab;
 pub mod robot;
@@ -23,7 +24,7 @@ use rocket::figment::Figment;
 use rocket::http::Status;
 use rocket::request::Request;
 use rocket::response::{self, Responder};
-use rocket::{catch, catchers, get, routes, Build, Rocket, State};
+use rocket::{catch, catchers, Build, Rocket};
 
 pub use config::Config;
 use db::Db;
@@ -134,7 +135,7 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         .attach(AdHoc::on_liftoff("announce", move |_| {
             Box::pin(async move { tracing::warn!("labgate is ready: open {url}") })
         }))
-        .mount("/", routes![get_alive])
+        .mount("/", health::routes())
         .mount("/", web::routes())
         .mount("/", auth::routes())
         .mount("/", keys::routes())
@@ -152,29 +153,6 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         );
     }
     Ok(lab::attach(rocket))
-}
-
-/// Health check: 200 when the database answers, 503 when it does not. It opens a connection
-/// of its own, as a restarted server would, so a damaged or missing file shows here even while
-/// pooled connections still serve from what they had open.
-#[get("/alive")]
-async fn get_alive(db: &State<Db>) -> (Status, &'static str) {
-    let path = db.path().to_owned();
-    let checked = rocket::tokio::task::spawn_blocking(move || {
-        db::connect(&path)?.query_row("SELECT COUNT(*) FROM users", [], |r| r.get::<_, i64>(0))
-    })
-    .await;
-    match checked {
-        Ok(Ok(_)) => (Status::Ok, "ok\n"),
-        Ok(Err(e)) => {
-            tracing::error!("health check: {e}");
-            (Status::ServiceUnavailable, "database unavailable\n")
-        }
-        Err(e) => {
-            tracing::error!("health check task: {e}");
-            (Status::ServiceUnavailable, "database unavailable\n")
-        }
-    }
 }
 
 /// Any status without a handler of its own, as an HTML page (or JSON under `/api`).

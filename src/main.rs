@@ -36,6 +36,8 @@ enum Command {
     AuthorizedKeys(labgate::robot::HelperArgs),
     /// Write a consistent copy of the database, also while the server runs.
     Backup(BackupArgs),
+    /// Ask the server's /alive (exit 0 when it answers 200, 1 otherwise): the image's HEALTHCHECK.
+    Healthcheck(labgate::health::CheckArgs),
 }
 
 #[derive(Args)]
@@ -113,6 +115,7 @@ fn main() -> ExitCode {
         Command::Token(cmd) => labgate::tokens::cli::run(cmd),
         Command::Deployment(cmd) => labgate::lab::cli::run(cmd),
         Command::AuthorizedKeys(args) => return labgate::robot::run_helper(args),
+        Command::Healthcheck(args) => return labgate::health::run_check(args),
         Command::Backup(args) => args
             .data
             .open()

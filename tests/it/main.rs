@@ -3,6 +3,7 @@
 mod browser;
 mod cli;
 mod common;
+mod container;
 mod foundation;
 mod keys;
 mod lab;
