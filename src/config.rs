@@ -12,8 +12,11 @@ pub struct Config {
     pub port: u16,
     /// Directory holding the database and the signing key.
     pub data: PathBuf,
-    /// The URL people and scripts use; token issuer and audience, decides the cookie `Secure` flag.
+    /// The URL people and scripts use; decides the cookie `Secure` flag.
     pub public_url: String,
+    /// The API tokens' issuer and audience, recorded in the database at first start
+    /// ([`crate::tokens::issuer`]) and filled in by [`crate::build`]; `None` means the public URL.
+    pub token_issuer: Option<String>,
     /// Longest token lifetime anyone may choose, when the operator sets one.
     pub token_max_seconds: Option<i64>,
     /// Header carrying the client address when labgate runs behind a reverse proxy.
@@ -30,6 +33,7 @@ impl Config {
             port,
             data: data.into(),
             public_url: default_public_url(address, port),
+            token_issuer: None,
             token_max_seconds: None,
             ip_header: None,
         }
@@ -38,6 +42,18 @@ impl Config {
     /// Path of the SQLite database inside the data directory.
     pub fn db_path(&self) -> PathBuf {
         self.data.join("labgate.db")
+    }
+
+    /// The issuer and audience every API token names and is checked against.
+    pub fn token_issuer(&self) -> &str {
+        self.token_issuer.as_deref().unwrap_or(&self.public_url)
+    }
+
+    /// Whether the public URL is only the default for an unspecified listening address
+    /// (`http://0.0.0.0:8000`), which no browser elsewhere can open.
+    pub fn public_url_is_a_guess(&self) -> bool {
+        self.address.is_unspecified()
+            && self.public_url == default_public_url(self.address, self.port)
     }
 
     /// Whether cookies must carry the `Secure` attribute.
@@ -92,5 +108,25 @@ mod tests {
         c.public_url = "https://lab.example.org/gate/".into();
         assert_eq!(c.public_origin(), "https://lab.example.org");
         assert!(c.secure_cookies());
+    }
+
+    #[test]
+    fn the_issuer_is_the_public_url_until_one_is_recorded() {
+        let mut c = Config::new("/tmp/x");
+        assert_eq!(c.token_issuer(), "http://127.0.0.1:8000");
+        c.token_issuer = Some("http://old.example.org".into());
+        c.public_url = "https://new.example.org".into();
+        assert_eq!(c.token_issuer(), "http://old.example.org");
+    }
+
+    #[test]
+    fn only_the_default_url_of_an_unspecified_address_is_a_guess() {
+        let mut c = Config::new("/tmp/x");
+        assert!(!c.public_url_is_a_guess());
+        c.address = "0.0.0.0".parse().unwrap();
+        c.public_url = default_public_url(c.address, c.port);
+        assert!(c.public_url_is_a_guess());
+        c.public_url = "https://lab.example.org".into();
+        assert!(!c.public_url_is_a_guess());
     }
 }

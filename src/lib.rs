@@ -107,8 +107,9 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
     let signing_key = tokens::jwt::SigningKey::load_or_create(&config.data.join("signing-key.pem"))
         .map_err(|e| AppError::internal(format!("signing key: {e}")))?;
     let templates = web::Templates::load()?;
-    // `labgate token issue` signs for the issuer recorded here.
-    db.write_blocking(|tx| tokens::record_issuer(tx, &config))?;
+    let mut config = config;
+    let issuer = db.write_blocking(|tx| tokens::issuer::establish(tx, &config.public_url))?;
+    config.token_issuer = Some(issuer);
     let first_admin = create_first_admin(&db, &config)?;
     let figment = Figment::from(rocket::Config::default())
         .merge(("address", config.address))
@@ -123,6 +124,7 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         None => figment.merge(("ip_header", false)),
     };
     let url = config.public_url.clone();
+    let config_for_log = config.clone();
     let password_file = auth::routes::initial_password_file(&config);
     let rocket = rocket::custom(figment)
         .manage(config)
@@ -144,6 +146,7 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         .mount("/", robot::routes())
         .register("/", catchers![page_catcher])
         .register("/api", catchers![api_catcher]);
+    announce_urls(&config_for_log);
     // Logged once, after Rocket has set up logging; the one time a secret is shown in the log,
     // because an admin without the file would otherwise be locked out.
     if let Some(password) = first_admin {
@@ -153,6 +156,29 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         );
     }
     Ok(lab::attach(rocket))
+}
+
+/// Says which public URL the server assumes when it can only guess one, and which issuer its
+/// tokens name when that is no longer the public URL.
+fn announce_urls(config: &Config) {
+    if config.public_url_is_a_guess() {
+        tracing::warn!(
+            "no public URL set: assuming {url}, which browsers and scripts elsewhere cannot \
+             open. Set LABGATE_PUBLIC_URL (or --public-url) to the URL people use, e.g. \
+             LABGATE_PUBLIC_URL=https://labgate.example.org; API tokens keep working when it \
+             changes.",
+            url = config.public_url
+        );
+    }
+    if config.token_issuer() != config.public_url {
+        tracing::info!(
+            "API tokens name {} as their issuer (recorded at the first start on {}); the public \
+             URL is now {}",
+            config.token_issuer(),
+            config.data.display(),
+            config.public_url
+        );
+    }
 }
 
 /// Any status without a handler of its own, as an HTML page (or JSON under `/api`).

@@ -79,6 +79,7 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
         port: args.port,
         data: args.data.data,
         public_url,
+        token_issuer: None,
         token_max_seconds: args.token_max_seconds,
         ip_header: args.ip_header,
     };

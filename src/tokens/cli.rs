@@ -3,7 +3,7 @@
 use clap::Subcommand;
 
 use super::jwt::SigningKey;
-use super::{draft, record, recorded_issuer, Via, DEFAULT_DURATION};
+use super::{draft, issuer, record, Via, DEFAULT_DURATION};
 use crate::auth::{users, User};
 use crate::config::{default_public_url, Config, DataDir};
 use crate::error::AppError;
@@ -24,8 +24,8 @@ pub enum TokenCommand {
         /// A note to recognise the token by (at most 100 characters).
         #[arg(long, default_value = "")]
         note: String,
-        /// The server's public URL (the token's issuer and audience). By default the URL the
-        /// server last started with on this data directory.
+        /// The server's public URL. Tokens name the issuer recorded at the server's first
+        /// start; this is recorded as the issuer only when no server ever started here.
         #[arg(long, env = "LABGATE_PUBLIC_URL")]
         public_url: Option<String>,
         /// Longest token lifetime, in seconds, as the server is told with the same variable.
@@ -60,11 +60,11 @@ pub fn run(cmd: TokenCommand) -> Result<(), AppError> {
                 }
                 let mut config = Config::new(&data.data);
                 config.token_max_seconds = token_max_seconds;
-                config.public_url = match public_url {
+                let url = match public_url {
                     Some(url) => url.trim_end_matches('/').to_owned(),
-                    None => recorded_issuer(tx)?
-                        .unwrap_or_else(|| default_public_url(config.address, config.port)),
+                    None => default_public_url(config.address, config.port),
                 };
+                config.token_issuer = Some(issuer::establish(tx, &url)?);
                 let user = User {
                     id: account.id,
                     username: account.username,
@@ -72,7 +72,7 @@ pub fn run(cmd: TokenCommand) -> Result<(), AppError> {
                 };
                 let made = draft(&key, &config, &user, duration, &scope, &note)?;
                 record(tx, &config, &user, &made, Via::CommandLine)?;
-                Ok((made.info, made.text, config.public_url))
+                Ok((made.info, made.text, config.token_issuer().to_owned()))
             })?;
             eprintln!(
                 "API token for {name} ({}), valid until {}, for {issuer}",

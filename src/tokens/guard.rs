@@ -81,7 +81,7 @@ async fn authenticate(req: &Request<'_>) -> Result<ApiUser, AppError> {
         return Err(AppError::internal("token state not managed"));
     };
     let claims = key
-        .verify(&token, &config.public_url, &config.public_url, now())
+        .verify(&token, config.token_issuer(), config.token_issuer(), now())
         .map_err(|e| {
             tracing::info!("refused a token: {e}");
             AppError::Unauthorized

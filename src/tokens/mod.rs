@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cli;
 pub mod guard;
+pub mod issuer;
 pub mod jwt;
 pub mod limits;
 pub mod routes;
@@ -87,8 +88,8 @@ pub fn check_request(duration: i64, scope: &str, max: Option<i64>) -> Result<(),
 /// The claims of a token row, as signed.
 fn claims_for(config: &Config, username: &str, info: &TokenInfo) -> Claims {
     Claims {
-        iss: config.public_url.clone(),
-        aud: config.public_url.clone(),
+        iss: config.token_issuer().to_owned(),
+        aud: config.token_issuer().to_owned(),
         sub: username.to_owned(),
         iat: info.created,
         nbf: info.created,
@@ -312,7 +313,7 @@ pub fn revoke(
 ///
 /// `current` pairs each active token's id with the hash of the text it has today (see
 /// [`text_of`]); it is consulted when no stored hash matches, as happens for texts re-signed
-/// after the public URL changed.
+/// before the issuer was recorded once and for all ([`issuer`]).
 pub fn revoke_by_sha256(
     conn: &Connection,
     user: &User,
@@ -359,20 +360,6 @@ pub fn purge(conn: &Connection, user: &User, via: Via<'_>) -> Result<usize, AppE
     let detail = format!("{active} active {noun} revoked{}", via.suffix());
     users::record_event(conn, user.id, "all tokens purged", &detail, via.address())?;
     Ok(usize::try_from(active).unwrap_or(0))
-}
-
-/// Settings key where the server records its public URL at start, so that
-/// `labgate token issue` signs tokens for the issuer the running server checks.
-pub const ISSUER_KEY: &str = "public_url";
-
-/// Records the public URL (token issuer and audience) the server is starting with.
-pub fn record_issuer(conn: &Connection, config: &Config) -> Result<(), AppError> {
-    crate::db::set_setting(conn, ISSUER_KEY, &config.public_url)
-}
-
-/// The public URL the server last started with, if it ever started on this data directory.
-pub fn recorded_issuer(conn: &Connection) -> Result<Option<String>, AppError> {
-    crate::db::setting(conn, ISSUER_KEY)
 }
 
 #[cfg(test)]

@@ -3,12 +3,17 @@
 //! URL, the log line for a guessed public URL, and data-directory errors that name the fix.
 //! (`.ci/container-test` builds the image itself and runs these steps under podman.)
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use rocket::http::Status;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rocket::http::{Header, Status};
+use rocket::local::blocking::Client;
 
 use crate::common::*;
 
@@ -35,6 +40,64 @@ fn labgate(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `labgate serve` on `data` and `port` with `env`; returns it once `/alive` answers, and its
+/// log lines up to "labgate is ready".
+fn serve(data: &Path, port: u16, env: &[(&str, &str)]) -> (Served, Vec<String>) {
+    let mut cmd = Command::new(labgate_bin());
+    for name in LABGATE_ENV {
+        cmd.env_remove(name);
+    }
+    let mut child = cmd
+        .args(["serve", "--port", &port.to_string(), "--data"])
+        .arg(data)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start labgate serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let served = Served {
+        child,
+        port,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads the log for as long as the server writes it (a closed pipe would fail its writes).
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        let ready = line.contains("labgate is ready");
+        log.push(line);
+        if ready {
+            return (served, log);
+        }
+    }
+    panic!("labgate serve did not come up: {log:?}");
+}
+
+fn api_status(url: &str, token: &str) -> u16 {
+    match ureq::get(&format!("{url}/api/tokens"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+    {
+        Ok(resp) => resp.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+fn issuer_of(token: &str) -> String {
+    let payload = token.split('.').nth(1).expect("payload");
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("JSON");
+    assert_eq!(claims["iss"], claims["aud"]);
+    claims["iss"].as_str().expect("iss").to_owned()
 }
 
 /// Whether this process runs as root (which no file mode stops).
@@ -169,4 +232,91 @@ fn alive_answers_503_for_a_database_it_may_not_read() {
         0,
         "the mode was left alone"
     );
+}
+
+#[test]
+fn a_token_outlives_a_change_of_the_public_url() {
+    let lab = Lab::new();
+    lab.add_user("alice", false);
+    let (ok, before, err) = cli(&lab.data(), &["token", "issue", "alice"], None);
+    assert!(ok, "{err}");
+    let before = before.trim().to_owned();
+    assert_eq!(issuer_of(&before), "http://127.0.0.1:8000");
+
+    // Restarted under another public URL, as when LABGATE_PUBLIC_URL is set after a first run.
+    let Lab { client, dir } = lab;
+    drop(client);
+    let mut config = labgate::Config::new(dir.path().join("data"));
+    config.public_url = "https://labgate.example.org".into();
+    let client = Client::untracked(labgate::build(config).expect("builds")).expect("client");
+    let status = |token: &str| {
+        client
+            .get("/api/tokens")
+            .header(Header::new("Authorization", format!("Bearer {token}")))
+            .dispatch()
+            .status()
+    };
+    assert_eq!(status(&before), Status::Ok, "the old token still works");
+
+    // New tokens name the same issuer, from the command line and from the web console alike.
+    let data = dir.path().join("data");
+    let (ok, after, err) = cli(&data, &["token", "issue", "alice"], None);
+    assert!(ok, "{err}");
+    assert_eq!(issuer_of(after.trim()), "http://127.0.0.1:8000");
+    assert_eq!(status(after.trim()), Status::Ok);
+
+    // A token for the new URL as an issuer is not one of ours.
+    let pem = std::fs::read_to_string(data.join("signing-key.pem")).unwrap();
+    let key = labgate::tokens::jwt::SigningKey::from_pkcs8_pem(&pem).unwrap();
+    let mut claims: labgate::tokens::jwt::Claims = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(before.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    claims.iss = "https://labgate.example.org".into();
+    claims.aud = claims.iss.clone();
+    assert_eq!(status(&key.sign(&claims)), Status::Unauthorized);
+}
+
+#[test]
+fn a_real_server_keeps_its_tokens_across_public_urls_and_says_which_url_it_assumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+
+    // First start as a container does without LABGATE_PUBLIC_URL: on every address.
+    let guess = format!("http://0.0.0.0:{port}");
+    let (served, log) = serve(&data, port, &[("LABGATE_ADDRESS", "0.0.0.0")]);
+    let log = log.join("\n");
+    assert!(
+        log.contains(&format!("no public URL set: assuming {guess}")),
+        "{log}"
+    );
+    assert!(log.contains("Set LABGATE_PUBLIC_URL"), "{log}");
+    let (ok, _, err) = cli(&data, &["user", "add", "ada"], None);
+    assert!(ok, "{err}");
+    let (ok, token, err) = labgate(
+        &["token", "issue", "ada", "--data", data.to_str().unwrap()],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let token = token.trim().to_owned();
+    assert_eq!(issuer_of(&token), guess);
+    assert_eq!(api_status(&served.url, &token), 200);
+    drop(served);
+
+    // The operator sets the public URL: no guess in the log, and the token still works.
+    let (served, log) = serve(
+        &data,
+        port,
+        &[("LABGATE_PUBLIC_URL", "https://labgate.example.org")],
+    );
+    let log = log.join("\n");
+    assert!(!log.contains("no public URL set"), "{log}");
+    assert!(
+        log.contains(&format!("API tokens name {guess} as their issuer")),
+        "{log}"
+    );
+    assert_eq!(api_status(&served.url, &token), 200);
 }

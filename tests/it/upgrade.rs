@@ -15,6 +15,13 @@ const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1");
 
 /// A server on a copy of the first release's data directory.
 pub fn v1_lab() -> Lab {
+    let dir = v1_copy();
+    let client = client_for(dir.path());
+    Lab { client, dir }
+}
+
+/// A copy of the first release's data directory, as `data/` in a new temporary directory.
+pub fn v1_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("data");
     std::fs::create_dir(&data).expect("data dir");
@@ -24,8 +31,7 @@ pub fn v1_lab() -> Lab {
         std::fs::set_permissions(data.join(file), std::fs::Permissions::from_mode(0o600))
             .expect("mode");
     }
-    let client = client_for(dir.path());
-    Lab { client, dir }
+    dir
 }
 
 /// A fixture file as text.
@@ -153,4 +159,29 @@ fn a_first_release_data_directory_opens_with_all_its_data() {
         )
         .expect("count");
     assert_eq!(admins, 1);
+}
+
+/// The first release kept the public URL its tokens name; the upgraded server records that as
+/// the issuer for good, even when its first start already runs under a new public URL.
+#[test]
+fn first_release_tokens_survive_a_new_public_url() {
+    let dir = v1_copy();
+    let mut config = labgate::Config::new(dir.path().join("data"));
+    config.public_url = "https://labgate.example.org".into();
+    let client =
+        rocket::local::blocking::Client::untracked(labgate::build(config).expect("builds"))
+            .expect("client");
+    let lab = Lab { client, dir };
+    let token = fixture("jwt.txt");
+    let (status, tokens) = api(&lab, Method::Get, "/api/tokens", Some(&token), None);
+    assert_eq!(status, Status::Ok, "{tokens}");
+    let db = Connection::open(lab.data().join("labgate.db")).expect("open");
+    let issuer: String = db
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'token_issuer'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("issuer recorded");
+    assert_eq!(issuer, "http://127.0.0.1:8000");
 }
