@@ -1,7 +1,10 @@
 //! Server configuration: command-line flags over `LABGATE_*` environment variables over defaults.
 
+use std::io;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::error::AppError;
 
 /// Everything `labgate serve` needs to know, resolved once at start.
 #[derive(Debug, Clone)]
@@ -89,6 +92,92 @@ impl DataDir {
     }
 }
 
+/// The files labgate keeps in a data directory; each must be readable and writable by it.
+const DATA_FILES: [&str; 6] = [
+    "labgate.db",
+    "labgate.db-wal",
+    "labgate.db-shm",
+    "labgate.lock",
+    "signing-key.pem",
+    "initial-admin-password",
+];
+
+/// Checks that labgate can use the existing directory `dir`: list it, create files in it, and
+/// read and write the files it keeps there. Changes nothing (a probe file is made and removed).
+pub fn check_data_dir(dir: &Path) -> Result<(), AppError> {
+    if !dir.is_dir() {
+        return Err(AppError::internal(format!(
+            "the data directory {} is not a directory; choose another one with --data or LABGATE_DATA",
+            dir.display()
+        )));
+    }
+    std::fs::read_dir(dir).map_err(|e| data_dir_error(dir, dir, &e))?;
+    let probe = dir.join(".labgate-write-check");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(|e| data_dir_error(dir, dir, &e))?;
+    let _ = std::fs::remove_file(&probe);
+    for name in DATA_FILES {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| data_dir_error(dir, &path, &e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The user and group this process runs as, for messages about file ownership.
+pub fn process_ids() -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's own user and group.
+    std::fs::metadata("/proc/self")
+        .ok()
+        .map(|m| (m.uid(), m.gid()))
+}
+
+/// An I/O failure on `path` in the data directory `dir`, worded to name the path and the fix
+/// (never a bare "Permission denied").
+pub fn data_dir_error(dir: &Path, path: &Path, e: &io::Error) -> AppError {
+    let (dir_shown, path_shown) = (dir.display(), path.display());
+    let detail = match e.kind() {
+        io::ErrorKind::PermissionDenied => {
+            let (who, ids) = match process_ids() {
+                Some((uid, gid)) => (format!("uid {uid}"), format!("{uid}:{gid}")),
+                None => (
+                    "the user labgate runs as".to_owned(),
+                    "USER:GROUP".to_owned(),
+                ),
+            };
+            if !dir.exists() {
+                return AppError::internal(format!(
+                    "cannot create the data directory {dir_shown} as {who} ({e}); create it and \
+                     give it to that user (`mkdir -p {dir_shown} && chown {ids} {dir_shown}`), or \
+                     choose another directory with --data or LABGATE_DATA"
+                ));
+            }
+            format!(
+                "{path_shown} is not readable and writable by {who}, which labgate runs as \
+                 ({e}); give the data directory to it with `chown -R {ids} {dir_shown}` (for a \
+                 container's bind mount, on the host directory mounted there), or choose another \
+                 directory with --data or LABGATE_DATA"
+            )
+        }
+        io::ErrorKind::ReadOnlyFilesystem => format!(
+            "{path_shown} is on a read-only file system; the data directory {dir_shown} must be \
+             writable (in a container, mount a volume or a writable directory there)"
+        ),
+        _ => format!("data directory {dir_shown}: {path_shown}: {e}"),
+    };
+    AppError::internal(detail)
+}
+
 /// `http://ADDRESS:PORT`, with IPv6 addresses bracketed.
 pub fn default_public_url(address: IpAddr, port: u16) -> String {
     match address {
@@ -128,5 +217,34 @@ mod tests {
         assert!(c.public_url_is_a_guess());
         c.public_url = "https://lab.example.org".into();
         assert!(!c.public_url_is_a_guess());
+    }
+
+    #[test]
+    fn permission_errors_name_the_path_the_user_and_the_fix() {
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        let (uid, gid) = process_ids().expect("/proc/self");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let file = dir.join("labgate.db");
+        let text = data_dir_error(dir, &file, &denied).to_string();
+        let start = format!(
+            "{} is not readable and writable by uid {uid}",
+            file.display()
+        );
+        assert!(text.starts_with(&start), "{text}");
+        assert!(
+            text.contains(&format!("chown -R {uid}:{gid} {}", dir.display())),
+            "{text}"
+        );
+        assert!(text.contains("LABGATE_DATA"), "{text}");
+
+        let missing = dir.join("not-yet");
+        let text = data_dir_error(&missing, &missing, &denied).to_string();
+        let start = format!("cannot create the data directory {}", missing.display());
+        assert!(text.starts_with(&start), "{text}");
+        assert!(
+            text.contains(&format!("chown {uid}:{gid} {}", missing.display())),
+            "{text}"
+        );
     }
 }

@@ -33,15 +33,17 @@ use error::AppError;
 /// Holds the data directory's lock for as long as the server lives.
 pub struct DataLock(#[allow(dead_code)] File);
 
-/// Creates the data directory (mode 0700) if needed.
+/// Creates the data directory (mode 0700) if needed and checks that labgate can use it; the
+/// error names the path and the fix.
 pub fn ensure_data_dir(dir: &Path) -> Result<(), AppError> {
     if !dir.exists() {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(dir)?;
+            .create(dir)
+            .map_err(|e| config::data_dir_error(dir, dir, &e))?;
     }
-    Ok(())
+    config::check_data_dir(dir)
 }
 
 /// Takes the data directory's exclusive lock, refusing when another server holds it.
@@ -52,7 +54,8 @@ pub fn lock_data_dir(dir: &Path) -> Result<DataLock, AppError> {
         .truncate(false)
         .write(true)
         .mode(0o600)
-        .open(&path)?;
+        .open(&path)
+        .map_err(|e| config::data_dir_error(dir, &path, &e))?;
     match file.try_lock() {
         Ok(()) => Ok(DataLock(file)),
         Err(fs::TryLockError::WouldBlock) => Err(AppError::Conflict(format!(

@@ -320,3 +320,51 @@ fn a_real_server_keeps_its_tokens_across_public_urls_and_says_which_url_it_assum
     );
     assert_eq!(api_status(&served.url, &token), 200);
 }
+
+#[test]
+fn data_directory_errors_name_the_path_and_the_fix() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let port = free_port().to_string();
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(labgate_bin());
+        for name in LABGATE_ENV {
+            cmd.env_remove(name);
+        }
+        cmd.args(args).arg("--data").arg(&data);
+        let (uid, gid) = if running_as_root() {
+            // A directory owned by root, as a bind mount often is, and the image's user.
+            std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+            cmd.uid(10001).gid(10001);
+            (10001, 10001)
+        } else {
+            std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o500)).unwrap();
+            let meta = std::fs::metadata("/proc/self").unwrap();
+            (meta.uid(), meta.gid())
+        };
+        let out = cmd.output().expect("run labgate");
+        assert!(
+            !out.status.success(),
+            "{args:?} ran on an unusable directory"
+        );
+        (String::from_utf8_lossy(&out.stderr).into_owned(), uid, gid)
+    };
+    for args in [&["serve", "--port", &port][..], &["user", "list"][..]] {
+        let (err, uid, gid) = run(args);
+        let shown = data.display().to_string();
+        assert!(
+            err.contains(&format!(
+                "{shown} is not readable and writable by uid {uid}"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("chown -R {uid}:{gid} {shown}")),
+            "{err}"
+        );
+    }
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
