@@ -135,6 +135,8 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         .manage(signing_key)
         .manage(templates)
         .manage(auth::throttle::Throttle::default())
+        .manage(tokens::TokenCache::default())
+        .manage(auth::SessionCache::default())
         .attach(web::SecurityHeaders)
         .attach(AdHoc::on_liftoff("announce", move |_| {
             Box::pin(async move { tracing::warn!("labgate is ready: open {url}") })

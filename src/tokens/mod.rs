@@ -17,7 +17,7 @@ use crate::auth::{users, User};
 use crate::config::Config;
 use crate::db::now;
 use crate::error::AppError;
-pub use guard::{bearer, ApiUser};
+pub use guard::{bearer, ApiUser, TokenCache};
 use jwt::{Claims, SigningKey};
 
 /// Routes of this module: the pages, the API, the JWKS and `/admin/limits`.
