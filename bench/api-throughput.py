@@ -4,13 +4,15 @@ one client process on loopback against a release server. Every API request verif
 checks revocation in SQLite and answers JSON.
 
 Usage: python3 bench/api-throughput.py [SECONDS]   (default 5 per endpoint)
-Needs a release build (`cargo build --release`); starts and stops its own server."""
+Needs a release build (`cargo build --release`), or the binary named by LABGATE_BIN; starts and
+stops its own server."""
 
 import http.client, json, os, re, socket, subprocess, sys, tempfile, time, urllib.parse
 
 seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-binary = os.path.join(root, "target", "release", "labgate")
+binary = os.path.abspath(os.environ.get("LABGATE_BIN")
+                         or os.path.join(root, "target", "release", "labgate"))
 work = tempfile.mkdtemp()
 data = os.path.join(work, "data")
 sock = socket.socket(); sock.bind(("127.0.0.1", 0)); port = sock.getsockname()[1]; sock.close()

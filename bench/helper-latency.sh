@@ -3,11 +3,16 @@
 # (process start, HTTPS-capable client set-up, one request, validation, output) against a
 # release server on loopback. Prints the median, 95th percentile and peak resident memory.
 # Usage: bench/helper-latency.sh [RUNS]   (default 200)
+#        LABGATE_BIN=path bench/helper-latency.sh   (that binary; nothing is built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-200}"
-cargo build --release --locked --quiet
-bin="$PWD/target/release/labgate"
+if [[ -n "${LABGATE_BIN:-}" ]]; then
+    bin="$(realpath "$LABGATE_BIN")"
+else
+    cargo build --release --locked --quiet
+    bin="$PWD/target/release/labgate"
+fi
 work="$(mktemp -d)"
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 

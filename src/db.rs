@@ -26,10 +26,17 @@ pub const SCHEMA_VERSION: i64 = match MIGRATIONS.last() {
 const POOL_SIZE: usize = 8;
 
 /// Handle to the database; cheap to clone.
+///
+/// Reads run on pooled connections. Every [`Db::write`] of the server goes through one writer
+/// connection behind a fair (first come, first served) lock, so colliding writers queue in the
+/// process instead of sleeping in SQLite's busy handler and retrying; the busy handler is left
+/// for other processes (the command line) and for bookkeeping writes made from readers.
 #[derive(Clone)]
 pub struct Db {
     path: PathBuf,
     idle: Arc<Mutex<Vec<Connection>>>,
+    writer: Arc<rocket::tokio::sync::Mutex<Option<Connection>>>,
+    watch: Arc<Mutex<Option<Connection>>>,
 }
 
 /// Opens one connection with labgate's pragmas.
@@ -63,6 +70,8 @@ impl Db {
         Ok(Db {
             path: path.to_owned(),
             idle: Arc::new(Mutex::new(vec![conn])),
+            writer: Arc::new(rocket::tokio::sync::Mutex::new(None)),
+            watch: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -113,16 +122,61 @@ impl Db {
             .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
     }
 
-    /// Runs `f` inside `BEGIN IMMEDIATE` on the blocking pool; commits when it returns `Ok`.
+    /// Runs `f` inside `BEGIN IMMEDIATE` on the process's one writer connection, on the blocking
+    /// pool; commits when it returns `Ok`. Writers wait for the connection in arrival order
+    /// without holding a thread while they wait.
     pub async fn write<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<T, AppError> + Send + 'static,
     {
-        self.run(move |conn| write_tx(conn, f)).await
+        let mut writer = self.writer.clone().lock_owned().await;
+        let path = self.path.clone();
+        rocket::tokio::task::spawn_blocking(move || {
+            let conn = match writer.as_mut() {
+                Some(conn) => conn,
+                None => writer.insert(connect(&path)?),
+            };
+            let out = write_tx(conn, f);
+            // Rolled back on error, so the connection is back in autocommit; if not, it is
+            // dropped and the next writer opens a fresh one.
+            if !conn.is_autocommit() {
+                *writer = None;
+            }
+            out
+        })
+        .await
+        .map_err(|e| AppError::internal(format!("database task failed: {e}")))?
     }
 
-    /// [`Db::write`] for synchronous callers.
+    /// SQLite's `PRAGMA data_version` as seen from a connection of its own: it changes whenever
+    /// any other connection, in this process or another, commits a change. Caches of what the
+    /// database said compare it to know they are still true. Read without leaving the caller's
+    /// thread (it consults the WAL index in shared memory, no disk read); `None` when it cannot
+    /// be read, which callers must take as "changed".
+    pub fn data_version(&self) -> Option<i64> {
+        let mut watch = self.watch.lock().ok()?;
+        if watch.is_none() {
+            let conn = Connection::open(&self.path).ok()?;
+            conn.busy_timeout(Duration::from_millis(50)).ok()?;
+            *watch = Some(conn);
+        }
+        let conn = watch.as_ref()?;
+        let version = conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)));
+        match version {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::warn!("reading the database's data version: {e}");
+                *watch = None;
+                None
+            }
+        }
+    }
+
+    /// [`Db::write`] for synchronous callers (the command line and start-up, outside the
+    /// server's request handling): a pooled connection and SQLite's busy handler.
     pub fn write_blocking<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, AppError>,

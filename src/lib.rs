@@ -83,6 +83,11 @@ pub fn write_private_file(path: &Path, contents: &str) -> Result<(), AppError> {
 /// On an empty database, creates `admin` with a random password, written to
 /// `<data>/initial-admin-password`. Returns the password when it did.
 pub fn create_first_admin(db: &Db, config: &Config) -> Result<Option<String>, AppError> {
+    // The argon2 hash costs tens of milliseconds and ~19 MiB: every later start skips it. The
+    // write below checks again, in case the command line made a user in between.
+    if db.run_blocking(|conn| auth::users::count(conn))? > 0 {
+        return Ok(None);
+    }
     let password = auth::users::generate_password();
     let hash = auth::users::hash_password(&password)?;
     let created = db.write_blocking(|tx| {
@@ -136,6 +141,8 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         .manage(signing_key)
         .manage(templates)
         .manage(auth::throttle::Throttle::default())
+        .manage(tokens::TokenCache::default())
+        .manage(auth::SessionCache::default())
         .attach(web::SecurityHeaders)
         .attach(AdHoc::on_liftoff("announce", move |_| {
             Box::pin(async move { tracing::warn!("labgate is ready: open {url}") })

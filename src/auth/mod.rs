@@ -2,6 +2,7 @@
 //! throttling. Accounts themselves live in [`users`]; the pages in [`routes`](mod@routes).
 
 pub mod admin;
+pub mod cache;
 pub mod cli;
 pub mod routes;
 pub mod throttle;
@@ -94,16 +95,25 @@ async fn load_session(req: &Request<'_>) -> Result<Option<Session>, AppError> {
     let Some(db) = req.rocket().state::<Db>() else {
         return Err(AppError::internal("database not managed"));
     };
+    let Some(cache) = req.rocket().state::<SessionCache>() else {
+        return Err(AppError::internal("session cache not managed"));
+    };
+    let cache_key = cache::key_of(cookie.value());
+    let (cached, seen) = cache.get(db, &cache_key, now());
+    if cached.is_some() {
+        return Ok(cached);
+    }
     let id_hash = sha256_hex(cookie.value());
-    db.run(move |conn| {
-        let found = conn
-            .query_row(
-                "SELECT u.id, u.username, u.is_admin, s.csrf FROM sessions s
+    let found = db
+        .run(move |conn| {
+            let found = conn
+                .prepare_cached(
+                    "SELECT u.id, u.username, u.is_admin, s.csrf, s.expires FROM sessions s
                  JOIN users u ON u.id = s.user_id
                  WHERE s.id_hash = ?1 AND s.expires > ?2 AND u.disabled = 0",
-                params![id_hash, now()],
-                |r| {
-                    Ok(Session {
+                )?
+                .query_row(params![id_hash, now()], |r| {
+                    let session = Session {
                         user: User {
                             id: r.get(0)?,
                             username: r.get(1)?,
@@ -111,14 +121,21 @@ async fn load_session(req: &Request<'_>) -> Result<Option<Session>, AppError> {
                         },
                         id_hash: id_hash.clone(),
                         csrf: r.get(3)?,
-                    })
-                },
-            )
-            .optional()?;
-        Ok(found)
-    })
-    .await
+                    };
+                    Ok((session, r.get::<_, i64>(4)?))
+                })
+                .optional()?;
+            Ok(found)
+        })
+        .await?;
+    Ok(found.map(|(session, expires)| {
+        cache.put(seen, cache_key, session.clone(), expires);
+        session
+    }))
 }
+
+/// Sessions already looked up, while the database is unchanged (see [`cache::AuthCache`]).
+pub type SessionCache = cache::AuthCache<Session>;
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for &'r Session {

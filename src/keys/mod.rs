@@ -93,7 +93,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SshKey> {
 
 /// The user's keys, newest first.
 pub fn list_for(conn: &Connection, user: &User) -> Result<Vec<SshKey>, AppError> {
-    let mut stmt = conn.prepare(select_keys!(
+    let mut stmt = conn.prepare_cached(select_keys!(
         "WHERE user_id = ?1 ORDER BY created DESC, id DESC"
     ))?;
     let rows = stmt.query_map([user.id], key_from_row)?;
@@ -381,8 +381,9 @@ pub fn public_lines(conn: &Connection, username: &str) -> Result<Option<String>,
     let Some(user_id) = user_id else {
         return Ok(None);
     };
-    let mut stmt =
-        conn.prepare("SELECT public_key FROM ssh_keys WHERE user_id = ?1 ORDER BY created, id")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT public_key FROM ssh_keys WHERE user_id = ?1 ORDER BY created, id",
+    )?;
     let lines = stmt.query_map([user_id], |r| r.get::<_, String>(0))?;
     let mut out = String::new();
     for line in lines {

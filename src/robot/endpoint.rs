@@ -168,7 +168,7 @@ fn active_instance(conn: &Connection, id: &str, t: i64) -> Result<Option<Instanc
     Ok(conn
         .query_row(
             "SELECT i.id, i.user_id, i.expires FROM instances i JOIN users u ON u.id = i.user_id
-             WHERE i.deployment_id = ?1 AND i.status NOT IN (?2, ?3) AND i.expires > ?4
+             WHERE i.deployment_id = ?1 AND i.status <> 'TERMINATED' AND i.status NOT IN (?2, ?3) AND i.expires > ?4
                AND u.disabled = 0
              ORDER BY i.created DESC LIMIT 1",
             params![id, ENDED[0], ENDED[1], t],

@@ -18,7 +18,7 @@ use crate::auth::{users, User};
 use crate::config::Config;
 use crate::db::now;
 use crate::error::AppError;
-pub use guard::{bearer, ApiUser};
+pub use guard::{bearer, ApiUser, TokenCache};
 use jwt::{Claims, SigningKey};
 
 /// Routes of this module: the pages, the API, the JWKS and `/admin/limits`.
@@ -243,7 +243,7 @@ pub fn describe_duration(seconds: i64) -> String {
 
 /// The caller's active tokens (not revoked, not expired), newest first.
 pub fn list_active(conn: &Connection, user: &User) -> Result<Vec<TokenInfo>, AppError> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT id, note, scope, created, expires, last_used FROM tokens
          WHERE user_id = ?1 AND revoked IS NULL AND expires > ?2
          ORDER BY created DESC, id",

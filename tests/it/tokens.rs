@@ -2,6 +2,7 @@
 //! against forged and stale tokens, the token API, `labgate token issue`, `/admin/limits`.
 
 mod api;
+mod cache;
 mod cli;
 mod forged;
 mod limits;
