@@ -1,6 +1,10 @@
 -- labgate schema, whole and current: applied to an empty database. Each change after the first
 -- release is also a numbered migration in migrations/ (see src/db.rs); a test keeps the two equal.
 -- Times are unix seconds (INTEGER). The version lives in PRAGMA user_version.
+-- Columns a migration added with ALTER TABLE sit on the table's last line (", name TYPE"), as
+-- SQLite writes them into the stored statement, so fresh and migrated schemas read the same.
+-- users.last_login: last sign-in; users.deleted / deployments.deleted: when an admin deleted it
+-- (the row stays for history); instances.end_reason: why an admin ended the booking.
 
 CREATE TABLE IF NOT EXISTS users (
     id            INTEGER PRIMARY KEY,
@@ -9,7 +13,7 @@ CREATE TABLE IF NOT EXISTS users (
     is_admin      INTEGER NOT NULL DEFAULT 0,
     disabled      INTEGER NOT NULL DEFAULT 0,
     created       INTEGER NOT NULL
-);
+, last_login INTEGER, deleted INTEGER);
 
 -- Session ids are random 256-bit values; only their SHA-256 is stored.
 CREATE TABLE IF NOT EXISTS sessions (
@@ -81,7 +85,7 @@ CREATE TABLE IF NOT EXISTS deployments (
     enabled         INTEGER NOT NULL DEFAULT 1,
     credential_hash TEXT NOT NULL,
     created         INTEGER NOT NULL
-);
+, deleted INTEGER);
 
 -- A user's time-boxed booking of one robot.
 CREATE TABLE IF NOT EXISTS instances (
@@ -93,7 +97,7 @@ CREATE TABLE IF NOT EXISTS instances (
     expires       INTEGER NOT NULL,
     ended         INTEGER,
     private_key   TEXT
-);
+, end_reason TEXT);
 CREATE INDEX IF NOT EXISTS instances_user ON instances(user_id);
 -- At most one active instance per robot, enforced by the database itself.
 CREATE UNIQUE INDEX IF NOT EXISTS instances_one_active
@@ -107,3 +111,30 @@ CREATE TABLE IF NOT EXISTS instance_keys (
     ssh_key_id  INTEGER REFERENCES ssh_keys(id) ON DELETE SET NULL,
     PRIMARY KEY (instance_id, fingerprint)
 );
+
+CREATE TABLE IF NOT EXISTS groups (
+    id      INTEGER PRIMARY KEY,
+    name    TEXT NOT NULL UNIQUE,
+    created INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    user_id  INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    added    INTEGER NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS group_members_user ON group_members(user_id);
+
+-- Access rules (rerobots CAP_INSTANTIATE): a robot with no rule is open to every member; a
+-- robot with rules may be booked only by the users and group members they name.
+CREATE TABLE IF NOT EXISTS rules (
+    id            INTEGER PRIMARY KEY,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    user_id       INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    group_id      INTEGER REFERENCES groups(id) ON DELETE CASCADE,
+    created       INTEGER NOT NULL,
+    CHECK ((user_id IS NULL) <> (group_id IS NULL))
+);
+CREATE UNIQUE INDEX IF NOT EXISTS rules_user ON rules(deployment_id, user_id) WHERE user_id IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS rules_group ON rules(deployment_id, group_id) WHERE group_id IS NOT NULL;

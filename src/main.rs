@@ -32,6 +32,9 @@ enum Command {
     /// Manage robots (workspace deployments).
     #[command(subcommand)]
     Deployment(labgate::lab::cli::DeploymentCommand),
+    /// Manage groups of members (named by robots' access rules).
+    #[command(subcommand)]
+    Group(labgate::lab::groups::cli::GroupCommand),
     /// Print the keys allowed on a robot right now (run by sshd's AuthorizedKeysCommand).
     AuthorizedKeys(labgate::robot::HelperArgs),
     /// Write a consistent copy of the database, also while the server runs.
@@ -115,6 +118,7 @@ fn main() -> ExitCode {
         Command::User(cmd) => labgate::auth::cli::run(cmd),
         Command::Token(cmd) => labgate::tokens::cli::run(cmd),
         Command::Deployment(cmd) => labgate::lab::cli::run(cmd),
+        Command::Group(cmd) => labgate::lab::groups::cli::run(cmd),
         Command::AuthorizedKeys(args) => return labgate::robot::run_helper(args),
         Command::Healthcheck(args) => return labgate::health::run_check(args),
         Command::Backup(args) => args

@@ -202,6 +202,7 @@ async fn post_login(
                 tx.execute("DELETE FROM sessions WHERE id_hash = ?1", [old])?;
             }
             users::record_event(tx, account.id, "login succeeded", "", Some(&address))?;
+            users::touch_login(tx, account.id)?;
             create_session(tx, account.id, Some(&address))
         })
         .await?;
@@ -226,26 +227,30 @@ async fn post_logout(
 #[derive(Serialize)]
 struct AccountCtx {
     events: Vec<users::Event>,
+    /// Names of the groups the account belongs to.
+    groups: Vec<String>,
     sessions: i64,
     error: Option<String>,
 }
 
 async fn account_view(user: &User, db: &Db, error: Option<String>) -> Result<View, AppError> {
     let id = user.id;
-    let (events, sessions) = db
+    let (events, sessions, groups) = db
         .run(move |conn| {
             let n = conn.query_row(
                 "SELECT COUNT(*) FROM sessions WHERE user_id = ?1 AND expires > ?2",
                 rusqlite::params![id, crate::db::now()],
                 |r| r.get(0),
             )?;
-            Ok((users::events(conn, id, 100)?, n))
+            let groups = crate::lab::groups::of_user(conn, id)?;
+            Ok((users::events(conn, id, 100)?, n, groups))
         })
         .await?;
     Ok(View::new(
         "account.html",
         AccountCtx {
             events,
+            groups,
             sessions,
             error,
         },

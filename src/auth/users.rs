@@ -25,6 +25,10 @@ pub struct Account {
     pub is_admin: bool,
     pub disabled: bool,
     pub created: i64,
+    /// Last successful sign-in on the web console.
+    pub last_login: Option<i64>,
+    /// When an admin deleted the account (the row stays for history).
+    pub deleted: Option<i64>,
 }
 
 /// An entry of the security log.
@@ -150,6 +154,8 @@ fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         is_admin: r.get(2)?,
         disabled: r.get(3)?,
         created: r.get(4)?,
+        last_login: r.get(5)?,
+        deleted: r.get(6)?,
     })
 }
 
@@ -157,7 +163,7 @@ fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
 macro_rules! select_account {
     ($rest:literal) => {
         concat!(
-            "SELECT id, username, is_admin, disabled, created FROM users ",
+            "SELECT id, username, is_admin, disabled, created, last_login, deleted FROM users ",
             $rest
         )
     };
@@ -242,6 +248,11 @@ pub fn set_password(conn: &Connection, id: i64, password_hash: &str) -> Result<(
 
 /// Disables or enables an account; disabling ends its sessions at once.
 pub fn set_disabled(conn: &Connection, id: i64, disabled: bool) -> Result<(), AppError> {
+    if !disabled && get(conn, id)?.deleted.is_some() {
+        return Err(AppError::Invalid(
+            "a deleted account cannot be enabled again; add a new account instead".into(),
+        ));
+    }
     let n = conn.execute(
         "UPDATE users SET disabled = ?2 WHERE id = ?1",
         params![id, disabled],
@@ -252,6 +263,15 @@ pub fn set_disabled(conn: &Connection, id: i64, disabled: bool) -> Result<(), Ap
     if disabled {
         conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
     }
+    Ok(())
+}
+
+/// Notes a successful sign-in (shown to admins as "last sign-in").
+pub fn touch_login(conn: &Connection, id: i64) -> Result<(), AppError> {
+    conn.execute(
+        "UPDATE users SET last_login = ?2 WHERE id = ?1",
+        params![id, now()],
+    )?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::deployments::{self, Deployment, FieldError, NewDeployment};
 use crate::auth::{users, Admin, ClientAddr, CsrfForm, NoFields};
+use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::web::{Htmx, Reply, SeeOther, Switch, View};
@@ -24,6 +25,33 @@ struct Shown {
     credential: String,
     /// "added" or "rotated".
     what: &'static str,
+    /// The two `sshd_config` lines for this robot, ready to paste.
+    sshd_lines: String,
+    /// Whether labgate's public URL is plain http (the helper then needs `--allow-http`).
+    plain_http: bool,
+}
+
+impl Shown {
+    fn new(
+        id: String,
+        kind: String,
+        credential: String,
+        what: &'static str,
+        config: &Config,
+    ) -> Shown {
+        let url = &config.public_url;
+        let sshd_lines = format!(
+            "AuthorizedKeysCommand /usr/local/bin/labgate authorized-keys --url {url} --deployment {id} --credential-file /etc/labgate/credential %u %f\nAuthorizedKeysCommandUser labgate-keys"
+        );
+        Shown {
+            id,
+            kind,
+            credential,
+            what,
+            sshd_lines,
+            plain_http: url.starts_with("http://"),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -88,6 +116,7 @@ async fn post_deployments(
     addr: ClientAddr,
     form: CsrfForm<DeploymentForm>,
     db: &State<Db>,
+    config: &State<Config>,
 ) -> Result<View, AppError> {
     let f = form.0;
     let new = NewDeployment {
@@ -109,7 +138,7 @@ async fn post_deployments(
         }
     };
     let kind = checked.kind.clone();
-    let (id, credential) = db
+    let made = db
         .write(move |tx| {
             let (id, credential) = deployments::insert(tx, &checked)?;
             let detail = format!(
@@ -119,20 +148,26 @@ async fn post_deployments(
             users::record_event(tx, admin.0.id, "robot added", &detail, addr.0.as_deref())?;
             Ok((id, credential))
         })
-        .await?;
-    let view = page(
-        db,
-        None,
-        None,
-        Some(Shown {
-            id,
-            kind,
-            credential,
-            what: "added",
-        }),
-    )
-    .await?
-    .htmx_block(hx, "robots");
+        .await;
+    let (id, credential) = match made {
+        Ok(made) => made,
+        // The same robot twice: the message names the one that exists.
+        Err(AppError::Conflict(message)) => {
+            let error = FieldError {
+                field: "host",
+                message,
+            };
+            return Ok(page(db, Some(new), Some(error), None)
+                .await?
+                .htmx_block(hx, "robots")
+                .status(Status::UnprocessableEntity));
+        }
+        Err(e) => return Err(e),
+    };
+    let shown = Shown::new(id, kind, credential, "added", config);
+    let view = page(db, None, None, Some(shown))
+        .await?
+        .htmx_block(hx, "robots");
     Ok(view.toast("Robot added."))
 }
 
@@ -200,6 +235,7 @@ async fn post_rotate(
     id: &str,
     _form: CsrfForm<NoFields>,
     db: &State<Db>,
+    config: &State<Config>,
 ) -> Result<View, AppError> {
     let id = id.to_owned();
     let (robot, credential) = db
@@ -217,18 +253,9 @@ async fn post_rotate(
             Ok((robot, credential))
         })
         .await?;
-    let view = page(
-        db,
-        None,
-        None,
-        Some(Shown {
-            id: robot.id,
-            kind: robot.kind,
-            credential,
-            what: "rotated",
-        }),
-    )
-    .await?
-    .htmx_block(hx, "robots");
+    let shown = Shown::new(robot.id, robot.kind, credential, "rotated", config);
+    let view = page(db, None, None, Some(shown))
+        .await?
+        .htmx_block(hx, "robots");
     Ok(view.toast("New credential made; the old one no longer works."))
 }

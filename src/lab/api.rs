@@ -8,7 +8,10 @@ use rocket::{get, routes, Route, State};
 use serde_json::{json, Map, Value};
 
 use super::deployments::{self, Deployment};
+use super::groups::api::seen;
+use super::groups::rules;
 use super::instances::{self, Instance};
+use crate::auth::User;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::tokens::ApiUser;
@@ -73,14 +76,17 @@ fn deployment_info(d: &Deployment) -> Value {
     })
 }
 
-async fn enabled_deployments(db: &Db) -> Result<Vec<Deployment>, AppError> {
-    let all = db.run(|conn| deployments::list(conn)).await?;
+/// The enabled robots `user` may book (the access rules hide the others).
+async fn enabled_deployments(db: &Db, user: User) -> Result<Vec<Deployment>, AppError> {
+    let all = db
+        .run(move |conn| rules::visible(conn, &user, deployments::list(conn)?))
+        .await?;
     Ok(all.into_iter().filter(|d| d.enabled).collect())
 }
 
 #[get("/api/workspaces")]
-async fn get_workspaces(_api: ApiUser, db: &State<Db>) -> Result<Json<Value>, AppError> {
-    let mut types: Vec<String> = enabled_deployments(db)
+async fn get_workspaces(api: ApiUser, db: &State<Db>) -> Result<Json<Value>, AppError> {
+    let mut types: Vec<String> = enabled_deployments(db, api.user)
         .await?
         .into_iter()
         .map(|d| d.kind)
@@ -108,7 +114,7 @@ fn types_match(kind: &str, types: &str) -> bool {
 
 #[get("/api/deployments?<q>&<maxlen>&<types>&<page>&<max_per_page>")]
 async fn get_deployments(
-    _api: ApiUser,
+    api: ApiUser,
     q: Option<&str>,
     maxlen: Option<&str>,
     types: Option<&str>,
@@ -125,7 +131,7 @@ async fn get_deployments(
     let page = int_param("page", page)?;
     let per = int_param("max_per_page", max_per_page)?;
     let q = q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
-    let found: Vec<Deployment> = enabled_deployments(db)
+    let found: Vec<Deployment> = enabled_deployments(db, api.user)
         .await?
         .into_iter()
         .filter(|d| types.is_none_or(|t| types_match(&d.kind, t)))
@@ -152,14 +158,10 @@ async fn get_deployments(
 }
 
 #[get("/api/deployment/<id>")]
-async fn get_deployment(_api: ApiUser, id: &str, db: &State<Db>) -> Result<Json<Value>, AppError> {
-    let id = id.to_owned();
-    let found = db.run(move |conn| deployments::find(conn, &id)).await?;
-    let Some(d) = found else {
-        return Err(AppError::NotFound(
-            "no workspace deployment found with given ID".into(),
-        ));
-    };
+async fn get_deployment(api: ApiUser, id: &str, db: &State<Db>) -> Result<Json<Value>, AppError> {
+    let (user, id) = (api.user, id.to_owned());
+    // Unknown, deleted and hidden by the access rules all answer alike.
+    let d = db.run(move |conn| seen(conn, &user, &id)).await?;
     let mut info = deployment_info(&d);
     if let Value::Object(map) = &mut info {
         map.insert("id".into(), json!(d.id));

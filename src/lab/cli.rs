@@ -63,6 +63,36 @@ pub enum DeploymentCommand {
         #[command(flatten)]
         data: DataDir,
     },
+    /// Let a user or the members of a group book a robot. Once a robot has a rule, only those
+    /// its rules name may book it (and others do not see it).
+    Allow {
+        /// The robot's id.
+        id: String,
+        /// A user who may book it.
+        #[arg(long, conflicts_with = "group", required_unless_present = "group")]
+        user: Option<String>,
+        /// A group whose members may book it.
+        #[arg(long)]
+        group: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Remove one of a robot's rules (see `deployment rules ID`).
+    Disallow {
+        /// The robot's id.
+        id: String,
+        /// The rule's number.
+        rule_id: i64,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// List a robot's access rules.
+    Rules {
+        /// The robot's id.
+        id: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
 }
 
 /// Runs one `labgate deployment` subcommand.
@@ -100,6 +130,13 @@ pub fn run(cmd: DeploymentCommand) -> Result<(), AppError> {
             let (id, credential) = db.write_blocking(|tx| deployments::insert(tx, &checked))?;
             println!("id: {id}");
             println!("credential: {credential}");
+            if checked.hostkeys.is_empty() {
+                eprintln!(
+                    "warning: no host keys given (--hostkey-file): members cannot check the robot's \
+                     identity, and the SSH helpers of rerobots' Instance need them; add them with \
+                     Admin → Robots → edit"
+                );
+            }
         }
         DeploymentCommand::List { data } => {
             let db = data.open()?;
@@ -127,6 +164,16 @@ pub fn run(cmd: DeploymentCommand) -> Result<(), AppError> {
             let credential = db.write_blocking(|tx| deployments::rotate_credential(tx, &id))?;
             println!("credential: {credential}");
         }
+        DeploymentCommand::Allow {
+            id,
+            user,
+            group,
+            data,
+        } => super::groups::cli::allow(&id, user, group, &data)?,
+        DeploymentCommand::Disallow { id, rule_id, data } => {
+            super::groups::cli::disallow(&id, rule_id, &data)?
+        }
+        DeploymentCommand::Rules { id, data } => super::groups::cli::print_rules(&id, &data)?,
     }
     Ok(())
 }

@@ -30,6 +30,8 @@ pub struct Deployment {
     pub busy: bool,
     /// How many instances it has ever had.
     pub icounter: i64,
+    /// Deleted by an admin: kept only for the history of its bookings.
+    pub deleted: bool,
 }
 
 impl Deployment {
@@ -211,8 +213,10 @@ fn new_credential() -> String {
     users::generate_secret(32)
 }
 
-/// Adds a robot; returns its id and its credential (stored only as a hash).
+/// Adds a robot; returns its id and its credential (stored only as a hash). A robot with the
+/// same type, host, port and login user as an existing one is refused with that one's id.
 pub fn insert(conn: &Connection, d: &CheckedDeployment) -> Result<(String, String), AppError> {
+    refuse_duplicate(conn, d, None)?;
     let id = uuid::Uuid::new_v4().to_string();
     let credential = new_credential();
     conn.execute(
@@ -243,7 +247,8 @@ macro_rules! select_deployments {
         d.ssh_user, d.hostkeys, d.enabled, d.created,
         EXISTS (SELECT 1 FROM instances i WHERE i.deployment_id = d.id
                 AND i.status <> 'TERMINATED' AND i.expires > ?1),
-        (SELECT COUNT(*) FROM instances i WHERE i.deployment_id = d.id)
+        (SELECT COUNT(*) FROM instances i WHERE i.deployment_id = d.id),
+        d.deleted IS NOT NULL
     FROM deployments d ",
             $rest
         )
@@ -279,17 +284,20 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
         created: r.get(9)?,
         busy: r.get(10)?,
         icounter: r.get(11)?,
+        deleted: r.get(12)?,
     })
 }
 
-/// Every robot, enabled or not, by type then age.
+/// Every robot, enabled or not (deleted ones aside), by type then age.
 pub fn list(conn: &Connection) -> Result<Vec<Deployment>, AppError> {
-    let mut stmt = conn.prepare(select_deployments!("ORDER BY d.type, d.created, d.id"))?;
+    let mut stmt = conn.prepare(select_deployments!(
+        "WHERE d.deleted IS NULL ORDER BY d.type, d.created, d.id"
+    ))?;
     let rows = stmt.query_map([now()], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// One robot by id, if it exists.
+/// One robot by id, if it exists (deleted robots too: their bookings' history names them).
 pub fn find(conn: &Connection, id: &str) -> Result<Option<Deployment>, AppError> {
     Ok(conn
         .query_row(
@@ -310,7 +318,7 @@ pub fn get(conn: &Connection, id: &str) -> Result<Deployment, AppError> {
 /// booking could not be used).
 pub fn set_enabled(conn: &Connection, id: &str, enabled: bool) -> Result<Deployment, AppError> {
     let changed = conn.execute(
-        "UPDATE deployments SET enabled = ?2 WHERE id = ?1",
+        "UPDATE deployments SET enabled = ?2 WHERE id = ?1 AND deleted IS NULL",
         params![id, enabled],
     )?;
     if changed == 0 {
@@ -326,13 +334,96 @@ pub fn set_enabled(conn: &Connection, id: &str, enabled: bool) -> Result<Deploym
 pub fn rotate_credential(conn: &Connection, id: &str) -> Result<String, AppError> {
     let credential = new_credential();
     let changed = conn.execute(
-        "UPDATE deployments SET credential_hash = ?2 WHERE id = ?1",
+        "UPDATE deployments SET credential_hash = ?2 WHERE id = ?1 AND deleted IS NULL",
         params![id, sha256_hex(&credential)],
     )?;
     if changed == 0 {
         return Err(AppError::NotFound(format!("no robot with id {id}")));
     }
     Ok(credential)
+}
+
+/// Refuses a robot identical (type, host, port, login user) to another that is not deleted.
+fn refuse_duplicate(
+    conn: &Connection,
+    d: &CheckedDeployment,
+    except: Option<&str>,
+) -> Result<(), AppError> {
+    let twin: Option<String> = conn
+        .query_row(
+            "SELECT id FROM deployments WHERE type = ?1 AND ssh_host = ?2 AND ssh_port = ?3
+               AND ssh_user = ?4 AND deleted IS NULL AND id IS NOT ?5",
+            params![d.kind, d.host, d.port, d.user, except],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match twin {
+        Some(id) => Err(AppError::Conflict(format!(
+            "this robot exists already: the {} robot {id} is {}@{}:{}; edit that one instead",
+            d.kind, d.user, d.host, d.port
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Replaces what an admin entered for a robot (its id, credential and history stay).
+pub fn update(conn: &Connection, id: &str, d: &CheckedDeployment) -> Result<Deployment, AppError> {
+    refuse_duplicate(conn, d, Some(id))?;
+    let changed = conn.execute(
+        "UPDATE deployments SET type = ?2, description = ?3, region = ?4, ssh_host = ?5,
+                ssh_port = ?6, ssh_user = ?7, hostkeys = ?8
+         WHERE id = ?1 AND deleted IS NULL",
+        params![
+            id,
+            d.kind,
+            d.description,
+            d.region,
+            d.host,
+            d.port,
+            d.user,
+            d.hostkeys.join("\n")
+        ],
+    )?;
+    if changed == 0 {
+        return Err(AppError::NotFound(format!("no robot with id {id}")));
+    }
+    get(conn, id)
+}
+
+/// Deletes a robot: refused while a booking runs on it; otherwise it leaves every list, stops
+/// taking bookings and key lookups, and stays in the database for its bookings' history.
+pub fn delete(conn: &Connection, id: &str) -> Result<Deployment, AppError> {
+    let robot = get(conn, id)?;
+    if robot.deleted {
+        return Err(AppError::NotFound(format!("no robot with id {id}")));
+    }
+    if robot.busy {
+        return Err(AppError::Conflict(format!(
+            "the {} robot {id} is booked right now; end that booking first (Admin → Bookings)",
+            robot.kind
+        )));
+    }
+    conn.execute(
+        "UPDATE deployments SET deleted = ?2, enabled = 0, credential_hash = ?3 WHERE id = ?1",
+        // The credential is replaced by the hash of a secret nobody holds.
+        params![id, now(), sha256_hex(&new_credential())],
+    )?;
+    get(conn, id)
+}
+
+/// An existing robot's values as its edit form shows them.
+impl From<&Deployment> for NewDeployment {
+    fn from(d: &Deployment) -> NewDeployment {
+        NewDeployment {
+            kind: d.kind.clone(),
+            host: d.ssh_host.clone(),
+            port: d.ssh_port.to_string(),
+            user: d.ssh_user.clone(),
+            region: d.region.clone(),
+            description: d.description.clone(),
+            hostkeys: d.hostkeys.join("\n"),
+        }
+    }
 }
 
 #[cfg(test)]

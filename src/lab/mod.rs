@@ -6,8 +6,10 @@ pub mod api;
 pub mod api_book;
 pub mod cli;
 pub mod deployments;
+pub mod groups;
 pub mod instances;
 pub mod keypair;
+pub mod oversight;
 pub mod pages;
 
 use std::time::Duration;
@@ -27,6 +29,9 @@ pub fn routes() -> Vec<Route> {
     all.extend(admin::routes());
     all.extend(api::routes());
     all.extend(api_book::routes());
+    all.extend(groups::api::routes());
+    all.extend(groups::pages::routes());
+    all.extend(oversight::routes());
     all
 }
 

@@ -11,6 +11,7 @@ use rocket::{get, post, routes, Route, State};
 use serde::Serialize;
 
 use super::deployments::{self, Deployment};
+use super::groups::rules;
 use super::instances::{self, BookError, Booking, Instance, KeyChoice};
 use super::keypair;
 use crate::auth::{ClientAddr, CsrfForm, NoFields, User};
@@ -109,7 +110,7 @@ async fn page(
                 all.into_iter().partition(|i| i.active);
             let mut shown = active;
             shown.extend(ended.into_iter().take(RECENT_ENDED));
-            let robots: Vec<Deployment> = deployments::list(conn)?
+            let robots: Vec<Deployment> = rules::visible(conn, &user, deployments::list(conn)?)?
                 .into_iter()
                 .filter(|d| d.enabled)
                 .collect();

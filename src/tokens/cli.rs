@@ -1,5 +1,7 @@
 //! `labgate token ...`: issuing tokens from the shell, beside a running server.
 
+use std::io::IsTerminal;
+
 use clap::Subcommand;
 
 use super::jwt::SigningKey;
@@ -79,7 +81,12 @@ pub fn run(cmd: TokenCommand) -> Result<(), AppError> {
                 info.scope,
                 crate::web::format_time(info.expires)
             );
-            println!("{text}");
+            // A terminal gets a newline; a file or pipe gets exactly the token, like jwt.txt.
+            if std::io::stdout().is_terminal() {
+                println!("{text}");
+            } else {
+                print!("{text}");
+            }
         }
     }
     Ok(())

@@ -26,7 +26,7 @@ await flow(async (t) => {
   await t.step("every admin section opens cleanly from its tab", async () => {
     const tabs = page.getByRole("navigation", { name: "Admin sections" });
     const names = await tabs.getByRole("link").allInnerTexts();
-    assert.deepEqual(names, ["Users", "Robots", "Limits"]);
+    assert.deepEqual(names, ["Users", "Groups", "Robots", "Bookings", "Limits"]);
     for (const name of [...names.slice(1), names[0]]) {
       await tabs.getByRole("link", { name, exact: true }).click();
       await page.waitForLoadState();

@@ -388,6 +388,39 @@ fn instances_book_with_a_saved_key_and_terminate() {
     assert_eq!(info["icounter"], 1, "{info}");
 }
 
+#[test]
+#[ignore = "needs chromium and node"]
+fn groups_rules_and_ending_a_booking_with_a_reason() {
+    let site = Site::start();
+    let mia = site.member("mia");
+    let kim = site.member("kim");
+    site.robot("arm by the door", "ur5e-a.lab.example");
+    let robot = site.robot("arm by the window", "ur5e-b.lab.example");
+    let key = keygen(site.dir.path(), "mia", "mia@laptop");
+    site.run(
+        "oversight.mjs",
+        &[
+            ("LABGATE_ADMIN_PASSWORD", &site.admin_password()),
+            ("LABGATE_MIA_PASSWORD", &mia),
+            ("LABGATE_KIM_PASSWORD", &kim),
+            ("LABGATE_ROBOT_B", &robot.id),
+            ("LABGATE_ROBOT_B_OPTION", &robot.option),
+            ("LABGATE_KEY", &key.public),
+        ],
+    );
+    // What the browser did is what the server holds: one rule naming the group, and mia's
+    // booking ended with the admin's reason.
+    let (ok, out, err) = cli(&site.data(), &["deployment", "rules", &robot.id], None);
+    assert!(ok && out.contains("group vision"), "{out}{err}");
+    let (ok, out, err) = cli(&site.data(), &["group", "list"], None);
+    assert!(
+        ok && out
+            .lines()
+            .any(|l| l.starts_with("vision") && l.ends_with("mia")),
+        "{out}{err}"
+    );
+}
+
 /// The pages `screenshots.mjs` shows, each as `<page>-desktop.png` and `<page>-phone.png`.
 const SCREENSHOTS: &[&str] = &["login", "sshkeys", "tokens", "instances"];
 

@@ -552,3 +552,79 @@ fn stock_rerobots_client_end_to_end() {
     assert!(stdout.contains("ALL OK"), "{stdout}");
     drop(served);
 }
+
+/// Access rules through the stock client (`get_access_rules`, `create_access_rule`,
+/// `del_access_rule`) and its CLI's `wdinfo` through `contrib/rerobots-labgate`:
+/// `tests/rerobots/rules_flow.py`.
+#[test]
+#[ignore = "needs the rerobots Python client"]
+fn stock_client_access_rules() {
+    let python = std::env::var("LABGATE_TEST_PYTHON")
+        .expect("set LABGATE_TEST_PYTHON to a python with rerobots==0.11.0 (.ci/run does)");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let (ok, out, err) = cli(&data, args, None);
+        assert!(ok, "labgate {args:?}: {err}");
+        out
+    };
+    run(&["user", "add", "boss", "--admin"]);
+    for name in ["mia", "olga", "gus"] {
+        run(&["user", "add", name]);
+    }
+    run(&["group", "add", "vision"]);
+    run(&["group", "member", "add", "vision", "gus"]);
+    let hostkeys = dir.path().join("hostkey.pub");
+    std::fs::write(&hostkeys, ECDSA256).unwrap();
+    let mut robots = Vec::new();
+    for (kind, host) in [("ur5e", "robot1.lab"), ("misty", "misty.lab")] {
+        let out = run(&[
+            "deployment",
+            "add",
+            "--type",
+            kind,
+            "--host",
+            host,
+            "--hostkey-file",
+            hostkeys.to_str().unwrap(),
+        ]);
+        robots.push(
+            out.lines()
+                .next()
+                .unwrap()
+                .trim_start_matches("id: ")
+                .to_owned(),
+        );
+    }
+    run(&["deployment", "allow", &robots[1], "--group", "vision"]);
+    let served = Served::start(&data);
+    let url = served.url.clone();
+    let admin = token_for(&data, &url, "boss", "rw");
+    let jwt = dir.path().join("jwt.txt");
+    std::fs::write(&jwt, &admin).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/rerobots/rules_flow.py");
+    let wrapper = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/rerobots-labgate");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .env("LABGATE_URL", format!("{url}/api"))
+        .env("LABGATE_ADMIN_TOKEN", &admin)
+        .env("LABGATE_MEMBER_TOKEN", token_for(&data, &url, "mia", "rw"))
+        .env("LABGATE_INSIDE_TOKEN", token_for(&data, &url, "olga", "rw"))
+        .env("LABGATE_GROUP_TOKEN", token_for(&data, &url, "gus", "rw"))
+        .env("LABGATE_WD", &robots[0])
+        .env("LABGATE_GROUP_WD", &robots[1])
+        .env("LABGATE_PUBKEY", ED25519.trim())
+        .env("LABGATE_WRAPPER", wrapper)
+        .env("LABGATE_ADMIN_JWT", &jwt)
+        .env_remove("REROBOTS_API_TOKEN")
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "rules_flow.py failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("ALL OK"), "{stdout}");
+    drop(served);
+}

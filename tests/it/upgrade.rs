@@ -185,3 +185,50 @@ fn first_release_tokens_survive_a_new_public_url() {
         .expect("issuer recorded");
     assert_eq!(issuer, "http://127.0.0.1:8000");
 }
+
+/// Migration 2 (groups, rules, oversight columns) on the first release's data: no robot gains
+/// a rule (so ada still sees and may book hers), no account or robot reads as deleted, and the
+/// new tables take rows at once.
+#[test]
+fn migration_2_keeps_every_robot_open_and_nothing_deleted() {
+    let lab = v1_lab();
+    let token = fixture("jwt.txt");
+    let robot = fixture("robot-id");
+    let db = Connection::open(lab.data().join("labgate.db")).expect("open");
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).expect(sql) };
+    assert_eq!(count("SELECT COUNT(*) FROM rules"), 0);
+    assert_eq!(count("SELECT COUNT(*) FROM groups"), 0);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM users WHERE deleted IS NOT NULL OR last_login IS NOT NULL"),
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM deployments WHERE deleted IS NOT NULL"),
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM instances WHERE end_reason IS NOT NULL"),
+        0
+    );
+    let (status, list) = api(&lab, Method::Get, "/api/deployments", Some(&token), None);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(list["workspace_deployments"][0], robot.as_str());
+    let (status, rules) = api(&lab, Method::Get, "/api/rules", Some(&token), None);
+    assert_eq!(
+        (status, rules.to_string()),
+        (Status::Ok, r#"{"rules":[]}"#.to_owned())
+    );
+
+    lab.login("ada", "fixture-password-1");
+    let page = lab
+        .client
+        .get("/account")
+        .dispatch()
+        .into_string()
+        .unwrap_or_default();
+    assert!(page.contains("You are in no group"));
+    assert_eq!(
+        count("SELECT COUNT(*) FROM users WHERE username = 'ada' AND last_login IS NOT NULL"),
+        1
+    );
+}

@@ -64,4 +64,11 @@
       rows[i].classList.toggle("selected", rows[i].contains(link));
     }
   });
+
+  // A plain (non-htmx) form with data-confirm asks before it is sent, as hx-confirm does.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) e.preventDefault();
+  });
 })();

@@ -108,7 +108,7 @@ pub fn precheck(conn: &Connection, user: &User, booking: &Booking) -> Result<(),
             saved_key(conn, user, *id)?;
         }
     }
-    candidates(conn, &booking.target).map(|_| ())
+    candidates(conn, user, &booking.target).map(|_| ())
 }
 
 /// One of the user's saved keys: (public key, fingerprint, id).
@@ -130,9 +130,10 @@ fn saved_key(
     })
 }
 
-/// The free, enabled robots that `target` names, or why there are none.
-fn candidates(conn: &Connection, target: &str) -> Result<Vec<Deployment>, BookError> {
-    let all = deployments::list(conn)?;
+/// The free, enabled robots that `target` names and `user` may book, or why there are none
+/// (a robot the access rules keep from them is answered as unknown).
+fn candidates(conn: &Connection, user: &User, target: &str) -> Result<Vec<Deployment>, BookError> {
+    let all = crate::lab::groups::rules::visible(conn, user, deployments::list(conn)?)?;
     let by_id: Vec<Deployment> = all.iter().filter(|d| d.id == target).cloned().collect();
     let matching = if by_id.is_empty() {
         all.into_iter().filter(|d| d.kind == target).collect()
@@ -192,7 +193,7 @@ pub fn book(
             "choose at least one key that may log in: a saved key, a pasted public key or a new key pair".into(),
         ));
     }
-    let robot = candidates(tx, &booking.target)?
+    let robot = candidates(tx, user, &booking.target)?
         .into_iter()
         .next()
         .ok_or(BookError::Busy)?;

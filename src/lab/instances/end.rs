@@ -10,7 +10,7 @@ use crate::error::AppError;
 
 /// Marks an instance ended at `at` and discards a private key nobody fetched. Returns false
 /// when it had ended already.
-fn end(conn: &Connection, id: &str, at: i64) -> Result<bool, AppError> {
+pub fn end(conn: &Connection, id: &str, at: i64) -> Result<bool, AppError> {
     let changed = conn.execute(
         "UPDATE instances SET status = 'TERMINATED', ended = ?2,
                 private_key = CASE WHEN private_key IS NULL THEN NULL ELSE '' END

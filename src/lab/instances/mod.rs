@@ -22,7 +22,7 @@ use crate::error::AppError;
 pub use book::{
     book, check_duration, describe_seconds, max_seconds, precheck, BookError, Booking, KeyChoice,
 };
-pub use end::{end_on_disabled_robot, scrub_wal, sweep_expired, take_private_key, terminate};
+pub use end::{end, end_on_disabled_robot, scrub_wal, sweep_expired, take_private_key, terminate};
 
 /// Status of an instance that is up.
 pub const READY: &str = "READY";
@@ -73,6 +73,8 @@ pub struct Instance {
     pub key_state: KeyState,
     pub keys: Vec<InstanceKey>,
     pub ssh_command: String,
+    /// Why an admin ended it, when one did.
+    pub end_reason: Option<String>,
 }
 
 /// `SELECT` of the columns the row reader below expects, followed by the rest of a query.
@@ -80,7 +82,8 @@ macro_rules! select_instances {
     ($rest:literal) => {
         concat!(
             "SELECT id, deployment_id, status, created, expires, ended,
-        CASE WHEN private_key IS NULL THEN 0 WHEN private_key = '' THEN 2 ELSE 1 END
+        CASE WHEN private_key IS NULL THEN 0 WHEN private_key = '' THEN 2 ELSE 1 END,
+        end_reason
     FROM instances ",
             $rest
         )
@@ -95,6 +98,7 @@ struct Row {
     expires: i64,
     ended: Option<i64>,
     key_state: i64,
+    end_reason: Option<String>,
 }
 
 fn load(conn: &Connection, row: Row) -> Result<Instance, AppError> {
@@ -135,6 +139,7 @@ fn load(conn: &Connection, row: Row) -> Result<Instance, AppError> {
         ended,
         key_state,
         keys,
+        end_reason: row.end_reason,
     })
 }
 
@@ -147,6 +152,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         expires: r.get(4)?,
         ended: r.get(5)?,
         key_state: r.get(6)?,
+        end_reason: r.get(7)?,
     })
 }
 

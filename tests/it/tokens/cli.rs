@@ -25,7 +25,9 @@ fn token_issue_prints_a_token_that_shows_and_works() {
     );
     assert!(ok, "{err}");
     assert_eq!(out.lines().count(), 1, "one line: {out:?}");
-    let text = out.trim_end_matches('\n');
+    // Not a terminal: exactly the token, so `labgate token issue NAME > jwt.txt` is a jwt.txt.
+    assert!(!out.ends_with('\n'), "no trailing newline: {out:?}");
+    let text = out.as_str();
     assert!(!text.contains(char::is_whitespace));
     assert!(err.contains("API token for alice (ro)"), "{err}");
     let claims = claims_of(text);
