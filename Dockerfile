@@ -1,32 +1,56 @@
-# labgate in one small container: build with the Rust toolchain, run on Debian slim as a
-# non-root user with the data directory on a volume.
+# labgate in a small container: built with the pinned Rust toolchain (the same version as
+# `rust-version` in Cargo.toml), run from `scratch` with only the binary, the C libraries it links,
+# and passwd/group lines for its fixed uid:gid 10001:10001. The data lives in the /data volume.
+#
+# podman keeps the HEALTHCHECK only with `podman build --format docker`.
 
-FROM rust:1-bookworm AS build
+FROM rust:1.95-bookworm AS build
 WORKDIR /src
-# Dependencies first, so source edits reuse this layer.
-COPY Cargo.toml Cargo.lock ./
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && cargo build --release --locked \
-    && rm -rf src target/release/deps/labgate* target/release/labgate*
-COPY schema.sql ./
-COPY web ./web
-COPY src ./src
-RUN cargo build --release --locked
 
-FROM debian:bookworm-slim
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl \
-    && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin labgate \
-    && mkdir /data && chown labgate:labgate /data && chmod 0700 /data
-COPY --from=build /src/target/release/labgate /usr/local/bin/labgate
-USER labgate
-ENV LABGATE_DATA=/data \
+# Dependencies first, in a layer that changes only with Cargo.toml or Cargo.lock. They are built
+# for a placeholder crate; then everything cargo kept of the placeholder (its artifacts and its
+# fingerprints) is removed, so the real sources below are always compiled, whatever their mtimes.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir src \
+    && echo 'fn main() {}' > src/main.rs \
+    && touch src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src \
+        target/release/labgate target/release/labgate.d \
+        target/release/liblabgate.* \
+        target/release/deps/labgate-* target/release/deps/liblabgate-* \
+        target/release/.fingerprint/labgate-* \
+        target/release/incremental/labgate-*
+
+# .dockerignore lets in only what the build needs. A placeholder binary would have no
+# subcommands: fail here rather than ship it.
+COPY . .
+RUN cargo build --release --locked \
+    && target/release/labgate --help | grep -q healthcheck
+
+# The runtime tree: the binary, exactly the shared libraries it links (as ldd lists them, for
+# whatever architecture this is), the user, an empty /tmp; /data separately, owned by 10001.
+RUN mkdir -p /rootfs/usr/local/bin /rootfs/etc /rootfs/tmp /data-owned/data \
+    && cp target/release/labgate /rootfs/usr/local/bin/labgate \
+    && ldd target/release/labgate | grep -o '/[^ ]*' | sort -u \
+        | xargs -I '{}' cp --parents --dereference '{}' /rootfs \
+    && echo 'labgate:x:10001:10001:labgate:/data:/nonexistent' > /rootfs/etc/passwd \
+    && echo 'labgate:x:10001:' > /rootfs/etc/group \
+    && chmod 1777 /rootfs/tmp \
+    && chmod 0700 /data-owned/data
+
+FROM scratch
+COPY --from=build /rootfs/ /
+COPY --from=build --chown=10001:10001 /data-owned/ /
+USER 10001:10001
+ENV PATH=/usr/local/bin \
+    LABGATE_DATA=/data \
     LABGATE_ADDRESS=0.0.0.0 \
     LABGATE_PORT=8000
 VOLUME /data
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8000/alive || exit 1
+# Asks /alive on LABGATE_ADDRESS:LABGATE_PORT (loopback for 0.0.0.0); exit 0 healthy, 1 not.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/labgate", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/labgate"]
 CMD ["serve"]

@@ -312,8 +312,8 @@ pub fn revoke(
 /// rerobots' `POST /revoke/{sha256}` does. Anything else is "not found".
 ///
 /// `current` pairs each active token's id with the hash of the text it has today (see
-/// [`text_of`]); it is consulted when no stored hash matches, as happens for texts re-signed
-/// before the issuer was recorded once and for all ([`issuer`]).
+/// [`text_of`]); it is consulted when no stored hash matches, as happens for a token made
+/// before an older release's public URL changed (since then the issuer is fixed: [`issuer`]).
 pub fn revoke_by_sha256(
     conn: &Connection,
     user: &User,
