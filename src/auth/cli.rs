@@ -126,7 +126,11 @@ pub fn run(cmd: UserCommand) -> Result<(), AppError> {
             println!("{:<32} {:<6} {:<9} created", "username", "role", "state");
             for a in list {
                 let role = if a.is_admin { "admin" } else { "member" };
-                let state = if a.disabled { "disabled" } else { "active" };
+                let state = match (a.deleted, a.disabled) {
+                    (Some(_), _) => "deleted",
+                    (None, true) => "disabled",
+                    (None, false) => "active",
+                };
                 let created = crate::web::format_time(a.created);
                 println!("{:<32} {role:<6} {state:<9} {created}", a.username);
             }

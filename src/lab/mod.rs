@@ -1,5 +1,6 @@
 //! The lab: robots (workspace deployments), instances (bookings), their pages and the
-//! rerobots-compatible workspace API.
+//! rerobots-compatible workspace API; who may book which robot in [`groups`] (groups and
+//! access rules), and the admin's oversight pages in [`oversight`].
 
 pub mod admin;
 pub mod api;
@@ -23,7 +24,8 @@ use crate::error::AppError;
 /// How often expired instances are ended in the background.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(15);
 
-/// Routes of this module: the instances pages, the admin robots page and the workspace API.
+/// Routes of this module: the instances pages, the admin robots page, the workspace API, the
+/// access-rule API and the groups and oversight pages.
 pub fn routes() -> Vec<Route> {
     let mut all = pages::routes();
     all.extend(admin::routes());

@@ -230,6 +230,13 @@ fn deleting_a_user_ends_everything_of_theirs_and_keeps_the_history() {
     let (status, page) = body(lab.post_form(&format!("/admin/users/{mia_id}/delete"), &[]));
     assert_eq!(status, Status::UnprocessableEntity);
     assert!(page.contains("deleted already"));
+    let (ok, out, _) = cli(&lab.data(), &["user", "list"], None);
+    assert!(
+        ok && out
+            .lines()
+            .any(|l| l.starts_with("mia ") && l.contains("deleted")),
+        "{out}"
+    );
     let (ok, _, err) = cli(&lab.data(), &["user", "enable", "mia"], None);
     assert!(!ok && err.contains("cannot be enabled"), "{err}");
     let resp = lab.post_login("mia", &pw, "127.0.0.1:5001");
