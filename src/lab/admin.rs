@@ -1,4 +1,5 @@
-//! `/admin/deployments`: the robots, for admins (everyone else is told it does not exist).
+//! `/admin/deployments`: the robots, for admins (everyone else is told it does not exist), with
+//! each robot's timeline of the next seven days (who has it when, by name).
 
 use rocket::form::FromForm;
 use rocket::http::Status;
@@ -32,15 +33,33 @@ struct PageCtx {
     form: NewDeployment,
     error: Option<FieldError>,
     shown: Option<Shown>,
+    timelines: Vec<super::bookings::timeline::Timeline>,
+    /// The lab's time zone (IANA name).
+    zone: String,
 }
 
 async fn page(
     db: &Db,
+    admin: &crate::auth::User,
     form: Option<NewDeployment>,
     error: Option<FieldError>,
     shown: Option<Shown>,
 ) -> Result<View, AppError> {
-    let deployments = db.run(|conn| deployments::list(conn)).await?;
+    let viewer = admin.clone();
+    let (deployments, timelines, zone) = db
+        .run(move |conn| {
+            let all = deployments::list(conn)?;
+            let zone = crate::zone::LabZone::load(conn)?;
+            let t = crate::db::now();
+            let mut lines = Vec::new();
+            for d in &all {
+                lines.push(super::bookings::timeline::for_robot(
+                    conn, d, &viewer, t, &zone,
+                )?);
+            }
+            Ok((all, lines, zone.name().to_owned()))
+        })
+        .await?;
     let form = form.unwrap_or_else(|| NewDeployment {
         port: "22".into(),
         user: "root".into(),
@@ -53,13 +72,17 @@ async fn page(
             form,
             error,
             shown,
+            timelines,
+            zone,
         },
     ))
 }
 
 #[get("/admin/deployments")]
-async fn get_deployments(_admin: Admin, hx: Htmx, db: &State<Db>) -> Result<View, AppError> {
-    Ok(page(db, None, None, None).await?.htmx_block(hx, "robots"))
+async fn get_deployments(admin: Admin, hx: Htmx, db: &State<Db>) -> Result<View, AppError> {
+    Ok(page(db, &admin.0, None, None, None)
+        .await?
+        .htmx_block(hx, "robots"))
 }
 
 /// The "add a robot" form as posted.
@@ -89,6 +112,7 @@ async fn post_deployments(
     form: CsrfForm<DeploymentForm>,
     db: &State<Db>,
 ) -> Result<View, AppError> {
+    let me = admin.0.clone();
     let f = form.0;
     let new = NewDeployment {
         kind: f.kind,
@@ -102,7 +126,7 @@ async fn post_deployments(
     let checked = match new.check() {
         Ok(c) => c,
         Err(e) => {
-            return Ok(page(db, Some(new), Some(e), None)
+            return Ok(page(db, &me, Some(new), Some(e), None)
                 .await?
                 .htmx_block(hx, "robots")
                 .status(Status::UnprocessableEntity))
@@ -122,6 +146,7 @@ async fn post_deployments(
         .await?;
     let view = page(
         db,
+        &me,
         None,
         None,
         Some(Shown {
@@ -144,6 +169,7 @@ async fn set_enabled(
     enabled: bool,
     db: &Db,
 ) -> Result<Reply, AppError> {
+    let me = admin.0.clone();
     let id = id.to_owned();
     let robot = db
         .write(move |tx| {
@@ -167,7 +193,7 @@ async fn set_enabled(
         )
     };
     if hx.0 {
-        return Ok(page(db, None, None, None)
+        return Ok(page(db, &me, None, None, None)
             .await?
             .block("robots")
             .toast(&message)
@@ -201,6 +227,7 @@ async fn post_rotate(
     _form: CsrfForm<NoFields>,
     db: &State<Db>,
 ) -> Result<View, AppError> {
+    let me = admin.0.clone();
     let id = id.to_owned();
     let (robot, credential) = db
         .write(move |tx| {
@@ -219,6 +246,7 @@ async fn post_rotate(
         .await?;
     let view = page(
         db,
+        &me,
         None,
         None,
         Some(Shown {

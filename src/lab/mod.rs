@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod api;
 pub mod api_book;
+pub mod bookings;
 pub mod cli;
 pub mod deployments;
 pub mod instances;
@@ -27,6 +28,8 @@ pub fn routes() -> Vec<Route> {
     all.extend(admin::routes());
     all.extend(api::routes());
     all.extend(api_book::routes());
+    all.extend(bookings::api::routes());
+    all.extend(bookings::admin::routes());
     all
 }
 

@@ -45,8 +45,13 @@ fn schema_of(path: &Path) -> Vec<String> {
     let mut rows: Vec<String> = stmt
         .query_map([], |r| {
             let (kind, name, sql): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            // `ALTER TABLE .. ADD COLUMN` splices its text in as `\n, col ..)`: spacing
+            // around punctuation is not part of the schema.
             let sql = sql
                 .replace("IF NOT EXISTS ", "")
+                .replace('(', " ( ")
+                .replace(')', " ) ")
+                .replace(',', " , ")
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
