@@ -230,7 +230,9 @@ fn read_form(
         message: message.to_owned(),
     };
     let mut keys = Vec::new();
-    for k in &f.keys {
+    // The wait-in-line form offers "a new key pair" among the saved keys.
+    let generate = f.generate || f.keys.iter().any(|k| k.trim() == "new");
+    for k in f.keys.iter().filter(|k| k.trim() != "new") {
         let id = k
             .trim()
             .parse::<i64>()
@@ -274,7 +276,7 @@ fn read_form(
         })?;
         keys.push(KeyChoice::Given(parsed));
     }
-    if keys.is_empty() && !f.generate {
+    if keys.is_empty() && !generate {
         return Err(refuse(
             "keys",
             "choose at least one key that may log in: a saved key, a pasted public key or a new key pair",
@@ -287,7 +289,7 @@ fn read_form(
         keys,
         private_key: None,
         via: "the web console",
-        generate: f.generate,
+        generate,
     })
 }
 
