@@ -656,6 +656,18 @@ fn book_ahead_wait_in_line_and_timeline_on_the_page() {
         page.contains("Next 7 days") && page.contains(">mia<"),
         "{page}"
     );
+    // Beside the form, the free windows around it, in the lab's time zone.
+    let booked_from = windows(&s.lab, &s.robot)[0].0;
+    let zone = labgate::zone::LabZone::utc();
+    let listed = page
+        .split("timeline-windows\">Free: ")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or_default();
+    assert!(
+        listed.contains(&format!("– {}", zone.format(booked_from))),
+        "the free window before the booking ends at its start: {listed:?}"
+    );
     // Olga's view of the timeline names nobody.
     s.lab.login("olga", "pw-olga-0123456789");
     let seen = s
