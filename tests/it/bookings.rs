@@ -874,3 +874,42 @@ fn the_lab_time_zone_is_an_admin_setting_and_dst_gaps_are_refused() {
         "{admin_page}"
     );
 }
+
+#[test]
+fn admins_end_or_cancel_any_booking_from_the_robots_page() {
+    let s = scene();
+    let start = now() + 86400;
+    let (_, made) = api(
+        &s.lab,
+        Method::Post,
+        &format!("/api/new/{}", s.robot),
+        Some(&s.mia),
+        Some(&new_body(Some(start), 3600, false)),
+    );
+    let id = made["id"].as_str().unwrap().to_owned();
+    // A member may not use the admin route: it does not exist for them.
+    s.lab.login("olga", "pw-olga-0123456789");
+    let resp = s.lab.post_form(&format!("/admin/bookings/{id}/end"), &[]);
+    assert_eq!(resp.status(), Status::NotFound);
+    assert_eq!(windows(&s.lab, &s.robot).len(), 1);
+    s.lab.login_admin();
+    let page = s
+        .lab
+        .client
+        .get("/admin/deployments")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert!(
+        page.contains(&format!("/admin/bookings/{id}/end")),
+        "{page}"
+    );
+    assert!(page.contains("mia: "), "{page}");
+    let resp = s.lab.post_form(&format!("/admin/bookings/{id}/end"), &[]);
+    assert_eq!(resp.status(), Status::SeeOther);
+    assert!(windows(&s.lab, &s.robot).is_empty());
+    let kinds = event_kinds(&db_of(&s.lab.data()), "mia");
+    assert!(kinds.contains(&"booking cancelled".to_owned()), "{kinds:?}");
+    let resp = s.lab.post_form("/admin/bookings/nope/end", &[]);
+    assert_eq!(resp.status(), Status::NotFound);
+}

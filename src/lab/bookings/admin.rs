@@ -1,6 +1,7 @@
-//! The "Bookings" part of `/admin/limits`: how far ahead members may book, how many future
-//! bookings each may hold, how long a reservation waits, and the lab's time zone. The limits
-//! page itself is [`crate::tokens::limits`]; this module owns these settings and their form.
+//! Admins and bookings: the "Bookings and time" part of `/admin/limits` (how far ahead members
+//! may book, how many future bookings each may hold, how long a reservation waits, the lab's
+//! time zone; the limits page itself is [`crate::tokens::limits`]), and ending or cancelling
+//! any member's booking from Admin → Robots.
 
 use rocket::form::FromForm;
 use rocket::http::Status;
@@ -12,7 +13,7 @@ use super::{
     Limits, AHEAD_CHOICES, AHEAD_KEY, MAX_FUTURE_CHOICES, MAX_FUTURE_KEY, RESERVATION_CHOICES,
     RESERVATION_KEY,
 };
-use crate::auth::{users, Admin, ClientAddr, CsrfForm};
+use crate::auth::{users, Admin, ClientAddr, CsrfForm, NoFields};
 use crate::config::Config;
 use crate::db::{set_setting, Db};
 use crate::error::AppError;
@@ -22,7 +23,7 @@ use crate::zone::{LabZone, ZONE_KEY};
 
 /// Routes of this module.
 pub fn routes() -> Vec<Route> {
-    routes![post_booking_limits]
+    routes![post_booking_limits, post_end_booking]
 }
 
 /// What the limits page shows of these settings.
@@ -136,4 +137,29 @@ async fn post_booking_limits(
             .into());
     }
     Ok(SeeOther::with_flash("/admin/limits", "Booking settings saved.").into())
+}
+
+/// Ends a running booking or cancels a future one, whoever's it is; the owner's security log
+/// says an admin did it. Back to Admin → Robots.
+#[post("/admin/bookings/<id>/end", data = "<_form>")]
+async fn post_end_booking(
+    addr: ClientAddr,
+    admin: Admin,
+    id: &str,
+    _form: CsrfForm<NoFields>,
+    db: &State<Db>,
+) -> Result<SeeOther, AppError> {
+    let id = id.to_owned();
+    let ended = db
+        .write(move |tx| crate::lab::instances::terminate(tx, &admin.0, &id, addr.0.as_deref()))
+        .await?;
+    if ended {
+        crate::lab::instances::scrub_wal(db).await;
+    }
+    let message = if ended {
+        "The booking is ended; its owner sees why in their security log."
+    } else {
+        "That booking had already ended."
+    };
+    Ok(SeeOther::with_flash("/admin/deployments", message))
 }
