@@ -297,7 +297,7 @@ fn book_error(e: BookError) -> Result<FormError, AppError> {
     Ok(match e {
         BookError::Busy => FormError {
             field: "robot",
-            message: "That robot is busy right now (all matching robots are); choose another or try again later.".into(),
+            message: "That robot is busy right now or in the time you asked for (all matching robots are); see its free windows under \"Next 7 days\", choose another, or wait in line.".into(),
         },
         BookError::NoMatch(m) => FormError {
             field: "robot",
