@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS deployments (
     created         INTEGER NOT NULL
 , deleted INTEGER);
 
--- A user's time-boxed booking of one robot.
+-- A user's time-boxed booking of one robot, from `starts` (possibly in the future) to `expires`.
 CREATE TABLE IF NOT EXISTS instances (
     id            TEXT PRIMARY KEY,
     deployment_id TEXT NOT NULL REFERENCES deployments(id),
@@ -96,12 +96,34 @@ CREATE TABLE IF NOT EXISTS instances (
     created       INTEGER NOT NULL,
     expires       INTEGER NOT NULL,
     ended         INTEGER,
-    private_key   TEXT
-, end_reason TEXT);
+    private_key   TEXT,
+    end_reason    TEXT,
+    starts        INTEGER NOT NULL DEFAULT 0
+);
 CREATE INDEX IF NOT EXISTS instances_user ON instances(user_id);
--- At most one active instance per robot, enforced by the database itself.
-CREATE UNIQUE INDEX IF NOT EXISTS instances_one_active
-    ON instances(deployment_id) WHERE status <> 'TERMINATED';
+CREATE INDEX IF NOT EXISTS instances_robot_window ON instances(deployment_id, expires);
+-- A booking runs over [starts, expires). Live bookings of one robot never overlap, enforced by
+-- the database itself (writes are serialised by BEGIN IMMEDIATE, so the check cannot race).
+CREATE TRIGGER IF NOT EXISTS instances_no_overlap_insert
+BEFORE INSERT ON instances
+WHEN NEW.status <> 'TERMINATED' AND (NEW.expires <= NEW.starts OR EXISTS (
+    SELECT 1 FROM instances o
+    WHERE o.deployment_id = NEW.deployment_id AND o.status <> 'TERMINATED'
+      AND o.starts < NEW.expires AND NEW.starts < o.expires))
+BEGIN
+    SELECT RAISE(ABORT, 'booking overlaps another booking of this robot');
+END;
+
+CREATE TRIGGER IF NOT EXISTS instances_no_overlap_update
+BEFORE UPDATE OF deployment_id, status, starts, expires ON instances
+WHEN NEW.status <> 'TERMINATED' AND EXISTS (
+    SELECT 1 FROM instances o
+    WHERE o.deployment_id = NEW.deployment_id AND o.status <> 'TERMINATED'
+      AND o.id <> NEW.id AND o.starts < NEW.expires AND NEW.starts < o.expires)
+BEGIN
+    SELECT RAISE(ABORT, 'booking overlaps another booking of this robot');
+END;
+
 
 -- The public keys allowed to log in for an instance.
 CREATE TABLE IF NOT EXISTS instance_keys (
@@ -138,3 +160,29 @@ CREATE TABLE IF NOT EXISTS rules (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS rules_user ON rules(deployment_id, user_id) WHERE user_id IS NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS rules_group ON rules(deployment_id, group_id) WHERE group_id IS NOT NULL;
+-- Members waiting in line for a robot (target = its id) or any robot of a type (target = the
+-- type), with the keys they chose; status WAITING, FULFILLED, CANCELLED or EXPIRED.
+CREATE TABLE IF NOT EXISTS reservations (
+    id          TEXT PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    target      TEXT NOT NULL,
+    seconds     INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    created     INTEGER NOT NULL,
+    expires     INTEGER NOT NULL,
+    ended       INTEGER,
+    instance_id TEXT REFERENCES instances(id) ON DELETE SET NULL,
+    private_key TEXT,
+    via         TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX IF NOT EXISTS reservations_one_waiting
+    ON reservations(user_id, target) WHERE status = 'WAITING';
+CREATE INDEX IF NOT EXISTS reservations_line ON reservations(status, created);
+
+CREATE TABLE IF NOT EXISTS reservation_keys (
+    reservation_id TEXT NOT NULL REFERENCES reservations(id) ON DELETE CASCADE,
+    public_key     TEXT NOT NULL,
+    fingerprint    TEXT NOT NULL,
+    ssh_key_id     INTEGER REFERENCES ssh_keys(id) ON DELETE CASCADE,
+    PRIMARY KEY (reservation_id, fingerprint)
+);

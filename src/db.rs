@@ -16,7 +16,10 @@ use crate::error::AppError;
 /// leaves the old database untouched. A test checks that both paths give the same schema.
 const SCHEMA: &str = include_str!("../schema.sql");
 /// Migrations after version 1: `(version it brings the database to, SQL)`, in order.
-const MIGRATIONS: &[(i64, &str)] = &[(2, include_str!("../migrations/0002_groups.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (2, include_str!("../migrations/0002_groups.sql")),
+    (3, include_str!("../migrations/0003_bookings.sql")),
+];
 /// Version written to `PRAGMA user_version` once every migration is applied.
 pub const SCHEMA_VERSION: i64 = match MIGRATIONS.last() {
     Some((version, _)) => *version,

@@ -13,6 +13,7 @@ pub mod lab;
 pub mod robot;
 pub mod tokens;
 pub mod web;
+pub mod zone;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;

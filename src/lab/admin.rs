@@ -1,4 +1,5 @@
-//! `/admin/deployments`: the robots, for admins (everyone else is told it does not exist).
+//! `/admin/deployments`: the robots, for admins (everyone else is told it does not exist), with
+//! each robot's timeline of the next seven days (who has it when, by name).
 
 use rocket::form::FromForm;
 use rocket::http::Status;
@@ -60,15 +61,33 @@ struct PageCtx {
     form: NewDeployment,
     error: Option<FieldError>,
     shown: Option<Shown>,
+    timelines: Vec<super::bookings::timeline::Timeline>,
+    /// The lab's time zone (IANA name).
+    zone: String,
 }
 
 async fn page(
     db: &Db,
+    admin: &crate::auth::User,
     form: Option<NewDeployment>,
     error: Option<FieldError>,
     shown: Option<Shown>,
 ) -> Result<View, AppError> {
-    let deployments = db.run(|conn| deployments::list(conn)).await?;
+    let viewer = admin.clone();
+    let (deployments, timelines, zone) = db
+        .run(move |conn| {
+            let all = deployments::list(conn)?;
+            let zone = crate::zone::LabZone::load(conn)?;
+            let t = crate::db::now();
+            let mut lines = Vec::new();
+            for d in &all {
+                lines.push(super::bookings::timeline::for_robot(
+                    conn, d, &viewer, t, &zone,
+                )?);
+            }
+            Ok((all, lines, zone.name().to_owned()))
+        })
+        .await?;
     let form = form.unwrap_or_else(|| NewDeployment {
         port: "22".into(),
         user: "root".into(),
@@ -81,13 +100,17 @@ async fn page(
             form,
             error,
             shown,
+            timelines,
+            zone,
         },
     ))
 }
 
 #[get("/admin/deployments")]
-async fn get_deployments(_admin: Admin, hx: Htmx, db: &State<Db>) -> Result<View, AppError> {
-    Ok(page(db, None, None, None).await?.htmx_block(hx, "robots"))
+async fn get_deployments(admin: Admin, hx: Htmx, db: &State<Db>) -> Result<View, AppError> {
+    Ok(page(db, &admin.0, None, None, None)
+        .await?
+        .htmx_block(hx, "robots"))
 }
 
 /// The "add a robot" form as posted.
@@ -118,6 +141,7 @@ async fn post_deployments(
     db: &State<Db>,
     config: &State<Config>,
 ) -> Result<View, AppError> {
+    let me = admin.0.clone();
     let f = form.0;
     let new = NewDeployment {
         kind: f.kind,
@@ -131,7 +155,7 @@ async fn post_deployments(
     let checked = match new.check() {
         Ok(c) => c,
         Err(e) => {
-            return Ok(page(db, Some(new), Some(e), None)
+            return Ok(page(db, &me, Some(new), Some(e), None)
                 .await?
                 .htmx_block(hx, "robots")
                 .status(Status::UnprocessableEntity))
@@ -157,7 +181,7 @@ async fn post_deployments(
                 field: "host",
                 message,
             };
-            return Ok(page(db, Some(new), Some(error), None)
+            return Ok(page(db, &me, Some(new), Some(error), None)
                 .await?
                 .htmx_block(hx, "robots")
                 .status(Status::UnprocessableEntity));
@@ -165,7 +189,7 @@ async fn post_deployments(
         Err(e) => return Err(e),
     };
     let shown = Shown::new(id, kind, credential, "added", config);
-    let view = page(db, None, None, Some(shown))
+    let view = page(db, &me, None, None, Some(shown))
         .await?
         .htmx_block(hx, "robots");
     Ok(view.toast("Robot added."))
@@ -179,6 +203,7 @@ async fn set_enabled(
     enabled: bool,
     db: &Db,
 ) -> Result<Reply, AppError> {
+    let me = admin.0.clone();
     let id = id.to_owned();
     let robot = db
         .write(move |tx| {
@@ -202,7 +227,7 @@ async fn set_enabled(
         )
     };
     if hx.0 {
-        return Ok(page(db, None, None, None)
+        return Ok(page(db, &me, None, None, None)
             .await?
             .block("robots")
             .toast(&message)
@@ -237,6 +262,7 @@ async fn post_rotate(
     db: &State<Db>,
     config: &State<Config>,
 ) -> Result<View, AppError> {
+    let me = admin.0.clone();
     let id = id.to_owned();
     let (robot, credential) = db
         .write(move |tx| {
@@ -254,7 +280,7 @@ async fn post_rotate(
         })
         .await?;
     let shown = Shown::new(robot.id, robot.kind, credential, "rotated", config);
-    let view = page(db, None, None, Some(shown))
+    let view = page(db, &me, None, None, Some(shown))
         .await?
         .htmx_block(hx, "robots");
     Ok(view.toast("New credential made; the old one no longer works."))

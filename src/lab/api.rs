@@ -59,8 +59,9 @@ fn paginate<T>(items: Vec<T>, page: Option<i64>, per: Option<i64>) -> (Vec<T>, i
     (shown, count as i64)
 }
 
+/// rerobots' use-queue length: 1 while it is in use, plus the members waiting for it.
 fn queuelen(d: &Deployment) -> i64 {
-    i64::from(d.busy)
+    i64::from(d.busy) + d.waiting
 }
 
 fn deployment_info(d: &Deployment) -> Value {
@@ -208,7 +209,7 @@ fn instance_json(i: &Instance) -> Value {
         "deployment": d.id,
         "type": d.kind,
         "region": d.region,
-        "starttime": api_time(i.created),
+        "starttime": api_time(i.starts),
         "expires": api_time(i.expires),
         "status": i.status,
         "rootuser": d.ssh_user,

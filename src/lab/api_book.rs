@@ -3,6 +3,10 @@
 //!
 //! The rerobots client sends `/new` bodies without a Content-Type, so the body is read as text
 //! and parsed here; refusals carry `result_message`, which is what the client reads.
+//!
+//! `reserve: true` waits in line when every matching robot is busy and answers, as rerobots
+//! does, `{"success": false, "id": <reservation id>}` (see [`super::bookings::reservations`]).
+//! labgate also takes `start` (unix seconds or RFC 3339) to book a later window.
 
 use std::io::Cursor;
 
@@ -14,6 +18,7 @@ use rocket::serde::json::Json;
 use rocket::{get, post, routes, Route, State};
 use serde_json::{json, Value};
 
+use super::bookings::reservations;
 use super::instances::{self, BookError, Booking, KeyChoice};
 use super::keypair;
 use crate::auth::ClientAddr;
@@ -102,10 +107,27 @@ async fn get_instance_sshkey(
     Ok(Json(json!({ "key": keypair::to_pkcs1_pem(&key)? })))
 }
 
-/// The `/new` body: `{sshkey?, expire_d?, reserve, vpn?, eurl?}`.
+/// The `/new` body: `{sshkey?, expire_d?, reserve, vpn?, eurl?}`, plus labgate's `start`.
 struct NewRequest {
     sshkey: Option<String>,
     seconds: i64,
+    reserve: bool,
+    starts: Option<i64>,
+}
+
+/// A `start` as unix seconds or an RFC 3339 time (`2026-12-02T14:00:00+01:00`).
+fn read_start(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+        Value::String(s) => {
+            time::OffsetDateTime::parse(s.trim(), &time::format_description::well_known::Rfc3339)
+                .ok()
+                .map(|t| t.unix_timestamp())
+        }
+        _ => None,
+    }
 }
 
 fn read_new(body: &str) -> Result<NewRequest, Refusal> {
@@ -139,13 +161,35 @@ fn read_new(body: &str) -> Result<NewRequest, Refusal> {
             .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
             .ok_or_else(|| bad("expire_d must be a number of seconds"))?,
     };
+    let reserve = match map.get("reserve") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(bad("reserve must be true or false")),
+    };
+    let starts = match map.get("start") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(read_start(v).ok_or_else(|| {
+            bad("start must be unix seconds or an RFC 3339 time such as 2026-12-02T14:00:00Z")
+        })?),
+    };
+    if reserve && starts.is_some() {
+        return Err(Refusal::new(
+            Status::UnprocessableEntity,
+            "a booking with a start does not wait in line; leave out reserve or start",
+        ));
+    }
     if map.get("vpn").and_then(Value::as_bool) == Some(true) {
         return Err(Refusal::new(
             Status::UnprocessableEntity,
             "VPN access is not offered by this lab; connect with SSH",
         ));
     }
-    Ok(NewRequest { sshkey, seconds })
+    Ok(NewRequest {
+        sshkey,
+        seconds,
+        reserve,
+        starts,
+    })
 }
 
 fn book_refusal(e: BookError) -> Refusal {
@@ -155,6 +199,14 @@ fn book_refusal(e: BookError) -> Refusal {
         BookError::Invalid(m) => Refusal::new(Status::UnprocessableEntity, m),
         BookError::App(e) => e.into(),
     }
+}
+
+/// Makes an RSA key pair off the executor (it takes a second).
+async fn generate_pair(username: &str) -> Result<keypair::KeyPair, AppError> {
+    let comment = format!("labgate {username}");
+    rocket::tokio::task::spawn_blocking(move || keypair::generate_rsa(&comment))
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
 }
 
 #[post("/api/new/<target>", data = "<data>")]
@@ -168,46 +220,91 @@ async fn post_new(
     api.require_write()?;
     let body = read_text_body(data, BODY_LIMIT).await?;
     let request = read_new(&body)?;
+    let generate = request.sshkey.is_none();
     let mut booking = Booking {
         target: target.to_owned(),
+        starts: request.starts,
         seconds: request.seconds,
         keys: Vec::new(),
         private_key: None,
         via: "the API",
+        generate,
     };
-    let mut private_pem = None;
-    match &request.sshkey {
-        Some(text) => {
-            let parsed = parse_public_key(text)
-                .map_err(|e| Refusal::new(Status::UnprocessableEntity, e.to_string()))?;
-            booking.keys.push(KeyChoice::Given(parsed));
-        }
-        None => {
-            // Generating takes a second; first make sure the booking would be accepted.
-            let (who, check) = (api.user.clone(), booking.clone());
-            db.run(move |conn| Ok(instances::precheck(conn, &who, &check)))
-                .await?
-                .map_err(book_refusal)?;
-            let comment = format!("labgate {}", api.user.username);
-            let pair = rocket::tokio::task::spawn_blocking(move || keypair::generate_rsa(&comment))
-                .await
-                .map_err(|e| AppError::internal(e.to_string()))??;
-            private_pem = Some(keypair::to_pkcs1_pem(&pair.openssh)?);
-            booking.keys.push(KeyChoice::Given(pair.public));
-            // Handed out in this answer: nothing is kept to download later.
-            booking.private_key = Some(String::new());
-        }
+    if let Some(text) = &request.sshkey {
+        let parsed = parse_public_key(text)
+            .map_err(|e| Refusal::new(Status::UnprocessableEntity, e.to_string()))?;
+        booking.keys.push(KeyChoice::Given(parsed));
     }
-    let user = api.user;
-    let id = db
-        .write(move |tx| Ok(instances::book(tx, &user, &booking, addr.0.as_deref())))
-        .await?
-        .map_err(book_refusal)?;
+    // The robot is claimed first; a key pair is made only for a booking that got one.
+    let (user, claim) = (api.user.clone(), booking.clone());
+    let address = addr.0.clone();
+    let made = db
+        .write(move |tx| Ok(instances::book(tx, &user, &claim, address.as_deref())))
+        .await?;
+    let id = match made {
+        Ok(id) => id,
+        Err(BookError::Busy) if request.reserve => {
+            return reserve(db, &api, booking, addr).await;
+        }
+        Err(e) => return Err(book_refusal(e)),
+    };
     let mut answer = json!({ "success": true, "id": id });
-    if let (Some(pem), Value::Object(map)) = (private_pem, &mut answer) {
-        map.insert("sshkey".into(), json!(pem));
+    if generate {
+        let pem = match generate_pair(&api.user.username).await {
+            Ok(pair) => {
+                let pem = keypair::to_pkcs1_pem(&pair.openssh)?;
+                let (user, id) = (api.user.clone(), id.clone());
+                // Handed out in this answer: nothing is kept to download later.
+                db.write(move |tx| instances::attach_generated(tx, &user, &id, &pair.public, ""))
+                    .await?;
+                pem
+            }
+            Err(e) => {
+                let (user, id) = (api.user.clone(), id.clone());
+                db.write(move |tx| instances::release_claim(tx, &user, &id))
+                    .await?;
+                return Err(e.into());
+            }
+        };
+        if let Value::Object(map) = &mut answer {
+            map.insert("sshkey".into(), json!(pem));
+        }
     }
     Ok(Json(answer))
+}
+
+/// Every matching robot is busy and the caller asked to wait: a reservation, answered as
+/// rerobots answers it. A generated pair's private key waits for the instance, to be fetched
+/// once from `GET /api/instance/{id}/sshkey`.
+async fn reserve(
+    db: &Db,
+    api: &ApiUser,
+    booking: Booking,
+    addr: ClientAddr,
+) -> Result<Json<Value>, Refusal> {
+    let (user, target, seconds) = (api.user.clone(), booking.target.clone(), booking.seconds);
+    db.run(move |conn| Ok(reservations::precheck(conn, &user, &target, seconds)))
+        .await?
+        .map_err(book_refusal)?;
+    let generated = if booking.generate {
+        let pair = generate_pair(&api.user.username).await?;
+        Some((pair.public, pair.openssh))
+    } else {
+        None
+    };
+    let request = reservations::Request {
+        target: booking.target,
+        seconds: booking.seconds,
+        keys: booking.keys,
+        generated,
+        via: "the API",
+    };
+    let user = api.user.clone();
+    let id = db
+        .write(move |tx| Ok(reservations::create(tx, &user, &request, addr.0.as_deref())))
+        .await?
+        .map_err(book_refusal)?;
+    Ok(Json(json!({ "success": false, "id": id })))
 }
 
 #[post("/api/terminate/<id>")]

@@ -26,12 +26,14 @@ pub struct Deployment {
     pub fingerprints: Vec<String>,
     pub enabled: bool,
     pub created: i64,
-    /// Whether an active instance holds it now.
+    /// Whether a running booking holds it now (bookings that have not started do not count).
     pub busy: bool,
     /// How many instances it has ever had.
     pub icounter: i64,
     /// Deleted by an admin: kept only for the history of its bookings.
     pub deleted: bool,
+    /// How many members wait in line for it (by id or by its type).
+    pub waiting: i64,
 }
 
 impl Deployment {
@@ -246,9 +248,11 @@ macro_rules! select_deployments {
             "SELECT d.id, d.type, d.description, d.region, d.ssh_host, d.ssh_port,
         d.ssh_user, d.hostkeys, d.enabled, d.created,
         EXISTS (SELECT 1 FROM instances i WHERE i.deployment_id = d.id
-                AND i.status <> 'TERMINATED' AND i.expires > ?1),
+                AND i.status <> 'TERMINATED' AND i.starts <= ?1 AND i.expires > ?1),
         (SELECT COUNT(*) FROM instances i WHERE i.deployment_id = d.id),
-        d.deleted IS NOT NULL
+        d.deleted IS NOT NULL,
+        (SELECT COUNT(*) FROM reservations r WHERE r.status = 'WAITING' AND r.expires > ?1
+                AND (r.target = d.id OR r.target = d.type))
     FROM deployments d ",
             $rest
         )
@@ -285,6 +289,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Deployment> {
         busy: r.get(10)?,
         icounter: r.get(11)?,
         deleted: r.get(12)?,
+        waiting: r.get(13)?,
     })
 }
 
@@ -324,7 +329,10 @@ pub fn set_enabled(conn: &Connection, id: &str, enabled: bool) -> Result<Deploym
     if changed == 0 {
         return Err(AppError::NotFound(format!("no robot with id {id}")));
     }
-    if !enabled {
+    if enabled {
+        // Members waiting in line may get it at once.
+        super::bookings::reservations::serve(conn)?;
+    } else {
         super::instances::end_on_disabled_robot(conn, id)?;
     }
     get(conn, id)

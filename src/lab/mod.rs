@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod api;
 pub mod api_book;
+pub mod bookings;
 pub mod cli;
 pub mod deployments;
 pub mod groups;
@@ -34,6 +35,8 @@ pub fn routes() -> Vec<Route> {
     all.extend(groups::api::routes());
     all.extend(groups::pages::routes());
     all.extend(oversight::routes());
+    all.extend(bookings::api::routes());
+    all.extend(bookings::admin::routes());
     all
 }
 

@@ -1,5 +1,7 @@
-//! `/instances`: a member's bookings, the "new instance" form, terminating, and the one-time
-//! download of a generated private key.
+//! `/instances`: a member's bookings (running and ahead), the "new instance" form (now or for a
+//! later window, or waiting in line when every robot is busy), terminating, cancelling,
+//! shortening and extending, the member's reservations, each robot's timeline, and the
+//! one-time download of a generated private key.
 
 use std::io::Cursor;
 
@@ -10,8 +12,9 @@ use rocket::response::{self, Responder, Response};
 use rocket::{get, post, routes, Route, State};
 use serde::Serialize;
 
+use super::bookings::reservations::{self, Reservation};
+use super::bookings::timeline::{self, Timeline};
 use super::deployments::{self, Deployment};
-use super::groups::rules;
 use super::instances::{self, BookError, Booking, Instance, KeyChoice};
 use super::keypair;
 use crate::auth::{ClientAddr, CsrfForm, NoFields, User};
@@ -28,7 +31,9 @@ pub fn routes() -> Vec<Route> {
         post_instances,
         post_terminate,
         get_key_pem,
-        post_key_pem
+        post_key_pem,
+        post_change,
+        post_cancel_reservation
     ]
 }
 
@@ -63,6 +68,10 @@ struct FormValues {
     keys: Vec<i64>,
     pasted: String,
     generate: bool,
+    /// The start as typed (lab time zone); empty for now.
+    start: String,
+    /// Wait in line when every matching robot is busy.
+    reserve: bool,
 }
 
 /// A refusal shown next to a field of the form.
@@ -82,7 +91,21 @@ struct PageCtx {
     form: FormValues,
     error: Option<FormError>,
     key_bits: usize,
+    reservations: Vec<Reservation>,
+    timelines: Vec<Timeline>,
+    /// The lab's time zone (IANA name).
+    zone: String,
+    /// Earliest and latest start the form offers (`datetime-local` values).
+    start_min: String,
+    start_max: String,
+    /// Whether bookings ahead are allowed at all.
+    ahead: bool,
+    /// How much a running or future booking can be extended or shortened by.
+    changes: Vec<(i64, String)>,
 }
+
+/// Amounts offered for extending or shortening a booking, in seconds.
+const CHANGES: [i64; 4] = [900, 1800, 3600, 2 * 3600];
 
 fn durations(max: i64) -> Vec<(i64, String)> {
     let mut out: Vec<(i64, String)> = DURATIONS
@@ -107,13 +130,15 @@ async fn page(
         .run(move |conn| {
             let all = instances::list_for(conn, &user, true)?;
             let (active, ended): (Vec<Instance>, Vec<Instance>) =
-                all.into_iter().partition(|i| i.active);
+                all.into_iter().partition(|i| i.active || i.upcoming);
             let mut shown = active;
             shown.extend(ended.into_iter().take(RECENT_ENDED));
-            let robots: Vec<Deployment> = rules::visible(conn, &user, deployments::list(conn)?)?
-                .into_iter()
-                .filter(|d| d.enabled)
-                .collect();
+            let mut robots: Vec<Deployment> = Vec::new();
+            for d in deployments::list(conn)? {
+                if super::bookings::may_book(conn, user.id, &d)? {
+                    robots.push(d);
+                }
+            }
             let mut types: Vec<TypeChoice> = Vec::new();
             for d in &robots {
                 match types.iter_mut().find(|t| t.name == d.kind) {
@@ -135,7 +160,16 @@ async fn page(
                 keys: Vec::new(),
                 pasted: String::new(),
                 generate: false,
+                start: String::new(),
+                reserve: false,
             });
+            let zone = crate::zone::LabZone::load(conn)?;
+            let limits = super::bookings::Limits::load(conn)?;
+            let t = crate::db::now();
+            let mut timelines = Vec::new();
+            for d in &robots {
+                timelines.push(timeline::for_robot(conn, d, &user, t, &zone)?);
+            }
             Ok(PageCtx {
                 instances: shown,
                 robots,
@@ -145,6 +179,16 @@ async fn page(
                 form,
                 error,
                 key_bits: keypair::RSA_BITS,
+                reservations: reservations::list_for(conn, &user, false)?,
+                timelines,
+                zone: zone.name().to_owned(),
+                start_min: zone.input_value(t),
+                start_max: zone.input_value(t + limits.ahead),
+                ahead: limits.ahead > 0,
+                changes: CHANGES
+                    .iter()
+                    .map(|c| (*c, instances::describe_seconds(*c)))
+                    .collect(),
             })
         })
         .await?;
@@ -168,16 +212,27 @@ struct NewInstanceForm {
     pasted: String,
     #[field(default = false)]
     generate: bool,
+    #[field(default = String::new())]
+    start: String,
+    #[field(default = false)]
+    reserve: bool,
 }
 
-/// Reads the form into a booking (without a generated key yet), or says what is wrong.
-fn read_form(f: &NewInstanceForm, values: &mut FormValues) -> Result<Booking, FormError> {
+/// Reads the form into a booking (without a generated key yet), or says what is wrong. The
+/// start is read in the lab's time zone `zone`.
+fn read_form(
+    f: &NewInstanceForm,
+    values: &mut FormValues,
+    zone: &crate::zone::LabZone,
+) -> Result<Booking, FormError> {
     let refuse = |field, message: &str| FormError {
         field,
         message: message.to_owned(),
     };
     let mut keys = Vec::new();
-    for k in &f.keys {
+    // The wait-in-line form offers "a new key pair" among the saved keys.
+    let generate = f.generate || f.keys.iter().any(|k| k.trim() == "new");
+    for k in f.keys.iter().filter(|k| k.trim() != "new") {
         let id = k
             .trim()
             .parse::<i64>()
@@ -195,6 +250,19 @@ fn read_form(f: &NewInstanceForm, values: &mut FormValues) -> Result<Booking, Fo
     if values.robot.is_empty() {
         return Err(refuse("robot", "choose a robot or a type of robot"));
     }
+    let starts = match f.start.trim() {
+        "" => None,
+        text => Some(zone.parse_local(text).map_err(|m| FormError {
+            field: "start",
+            message: m,
+        })?),
+    };
+    if starts.is_some() && f.reserve {
+        return Err(refuse(
+            "start",
+            "a booking with a start does not wait in line; clear the start or untick \"wait in line\"",
+        ));
+    }
     if !f.pasted.trim().is_empty() {
         let parsed = parse_public_key(&f.pasted).map_err(|e| {
             // A pasted private key is never sent back to the browser.
@@ -208,7 +276,7 @@ fn read_form(f: &NewInstanceForm, values: &mut FormValues) -> Result<Booking, Fo
         })?;
         keys.push(KeyChoice::Given(parsed));
     }
-    if keys.is_empty() && !f.generate {
+    if keys.is_empty() && !generate {
         return Err(refuse(
             "keys",
             "choose at least one key that may log in: a saved key, a pasted public key or a new key pair",
@@ -216,10 +284,12 @@ fn read_form(f: &NewInstanceForm, values: &mut FormValues) -> Result<Booking, Fo
     }
     Ok(Booking {
         target: values.robot.clone(),
+        starts,
         seconds,
         keys,
         private_key: None,
         via: "the web console",
+        generate,
     })
 }
 
@@ -227,7 +297,7 @@ fn book_error(e: BookError) -> Result<FormError, AppError> {
     Ok(match e {
         BookError::Busy => FormError {
             field: "robot",
-            message: "That robot is busy right now (all matching robots are); choose another or try again later.".into(),
+            message: "That robot is busy right now or in the time you asked for (all matching robots are); see its free windows under \"Next 7 days\", choose another, or wait in line.".into(),
         },
         BookError::NoMatch(m) => FormError {
             field: "robot",
@@ -236,6 +306,10 @@ fn book_error(e: BookError) -> Result<FormError, AppError> {
         BookError::Invalid(m) => FormError {
             field: if m.contains("duration") || m.contains("last") {
                 "duration"
+            } else if m.contains("start") || m.contains("ahead") || m.contains("booking") {
+                "start"
+            } else if m.contains("waiting in line") {
+                "robot"
             } else {
                 "keys"
             },
@@ -275,50 +349,213 @@ async fn post_instances(
         keys: Vec::new(),
         pasted: f.pasted.clone(),
         generate: f.generate,
+        start: f.start.trim().to_owned(),
+        reserve: f.reserve,
     };
-    let mut booking = match read_form(&f, &mut values) {
+    let zone = db.run(|conn| crate::zone::LabZone::load(conn)).await?;
+    let booking = match read_form(&f, &mut values, &zone) {
         Ok(b) => b,
         Err(e) => return refused(db, &user, hx, values, e).await,
     };
-    if f.generate {
-        // Generating takes a second; first make sure the booking would be accepted.
-        let (who, check) = (user.clone(), booking.clone());
-        if let Err(e) = db
-            .run(move |conn| Ok(instances::precheck(conn, &who, &check)))
-            .await?
-        {
-            return refused(db, &user, hx, values, book_error(e)?).await;
-        }
-        let comment = format!("labgate {}", user.username);
-        let pair = rocket::tokio::task::spawn_blocking(move || keypair::generate_rsa(&comment))
-            .await
-            .map_err(|e| AppError::internal(e.to_string()))??;
-        booking.keys.push(KeyChoice::Given(pair.public));
-        booking.private_key = Some(pair.openssh);
-    }
-    let who = user.clone();
+    // The robot is claimed first; a key pair is made only for a booking that got one.
+    let (who, claim) = (user.clone(), booking.clone());
+    let address = addr.0.clone();
     let made = db
-        .write(move |tx| Ok(instances::book(tx, &who, &booking, addr.0.as_deref())))
+        .write(move |tx| Ok(instances::book(tx, &who, &claim, address.as_deref())))
         .await?;
     let id = match made {
         Ok(id) => id,
+        Err(BookError::Busy) if f.reserve => {
+            return wait_in_line(db, &user, hx, addr, values, booking).await;
+        }
         Err(e) => return refused(db, &user, hx, values, book_error(e)?).await,
     };
+    if booking.generate {
+        let comment = format!("labgate {}", user.username);
+        let pair = rocket::tokio::task::spawn_blocking(move || keypair::generate_rsa(&comment))
+            .await
+            .map_err(|e| AppError::internal(e.to_string()))?;
+        let (who, claimed) = (user.clone(), id.clone());
+        match pair {
+            Ok(pair) => {
+                db.write(move |tx| {
+                    instances::attach_generated(tx, &who, &claimed, &pair.public, &pair.openssh)
+                })
+                .await?
+            }
+            Err(e) => {
+                db.write(move |tx| instances::release_claim(tx, &who, &claimed))
+                    .await?;
+                return Err(e);
+            }
+        }
+    }
     let who = user.clone();
     let instance = db
         .run(move |conn| instances::get_for(conn, &who, &id))
         .await?;
-    let message = format!(
-        "Instance started on {} {} until {}.",
-        instance.deployment.kind,
-        instance.deployment.ssh_host,
-        crate::web::format_time(instance.expires)
-    );
+    let message = if instance.upcoming {
+        format!(
+            "Booked {} {} from {} until {}.",
+            instance.deployment.kind,
+            instance.deployment.ssh_host,
+            zone.format(instance.starts),
+            zone.format(instance.expires)
+        )
+    } else {
+        format!(
+            "Instance started on {} {} until {}.",
+            instance.deployment.kind,
+            instance.deployment.ssh_host,
+            crate::web::format_time(instance.expires)
+        )
+    };
     if hx.0 {
         return Ok(page(db, &user, None, None)
             .await?
             .block("lab")
             .toast(&message)
+            .into());
+    }
+    Ok(SeeOther::with_flash("/instances", message).into())
+}
+
+/// Every matching robot is busy and the member asked to wait: a reservation with the keys
+/// chosen (a generated pair's private key waits for the instance).
+async fn wait_in_line(
+    db: &Db,
+    user: &User,
+    hx: Htmx,
+    addr: ClientAddr,
+    values: FormValues,
+    booking: Booking,
+) -> Result<Reply, AppError> {
+    let (who, target, seconds) = (user.clone(), booking.target.clone(), booking.seconds);
+    let checked = db
+        .run(move |conn| Ok(reservations::precheck(conn, &who, &target, seconds)))
+        .await?;
+    if let Err(e) = checked {
+        return refused(db, user, hx, values, book_error(e)?).await;
+    }
+    let generated = if booking.generate {
+        let comment = format!("labgate {}", user.username);
+        let pair = rocket::tokio::task::spawn_blocking(move || keypair::generate_rsa(&comment))
+            .await
+            .map_err(|e| AppError::internal(e.to_string()))??;
+        Some((pair.public, pair.openssh))
+    } else {
+        None
+    };
+    let request = reservations::Request {
+        target: booking.target,
+        seconds: booking.seconds,
+        keys: booking.keys,
+        generated,
+        via: "the web console",
+    };
+    let who = user.clone();
+    let made = db
+        .write(move |tx| Ok(reservations::create(tx, &who, &request, addr.0.as_deref())))
+        .await?;
+    if let Err(e) = made {
+        return refused(db, user, hx, values, book_error(e)?).await;
+    }
+    let message = "Every matching robot is busy: you are waiting in line, and the robot becomes yours as soon as it is free.";
+    if hx.0 {
+        return Ok(page(db, user, None, None)
+            .await?
+            .block("lab")
+            .toast(message)
+            .into());
+    }
+    Ok(SeeOther::with_flash("/instances", message).into())
+}
+
+/// The "extend" / "shorten" buttons of a booking.
+#[derive(FromForm)]
+struct ChangeForm {
+    /// `extend` or `shorten`.
+    #[field(default = String::new())]
+    change: String,
+    /// By how much, in seconds.
+    #[field(default = String::new())]
+    by: String,
+}
+
+/// Extends or shortens one of the member's bookings (an admin's: anyone's).
+#[post("/instances/<id>/change", data = "<form>")]
+async fn post_change(
+    user: User,
+    hx: Htmx,
+    addr: ClientAddr,
+    id: &str,
+    form: CsrfForm<ChangeForm>,
+    db: &State<Db>,
+) -> Result<Reply, AppError> {
+    let f = form.0;
+    let sign = match f.change.as_str() {
+        "extend" => 1,
+        "shorten" => -1,
+        _ => return Err(AppError::BadRequest("choose extend or shorten".into())),
+    };
+    let by =
+        f.by.trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|b| CHANGES.contains(b))
+            .ok_or_else(|| AppError::BadRequest("choose an amount of time from the list".into()))?;
+    let (who, id) = (user.clone(), id.to_owned());
+    let changed = db
+        .write(move |tx| instances::change_end(tx, &who, &id, sign * by, addr.0.as_deref()))
+        .await?;
+    let message = match &changed {
+        Ok(i) => format!(
+            "The booking on {} now ends {}.",
+            i.deployment.kind,
+            crate::web::format_time(i.expires)
+        ),
+        Err(why) => format!("Not changed: {why}."),
+    };
+    let status = if changed.is_ok() {
+        Status::Ok
+    } else {
+        Status::UnprocessableEntity
+    };
+    if hx.0 {
+        return Ok(page(db, &user, None, None)
+            .await?
+            .block("lab")
+            .status(status)
+            .toast(&message)
+            .into());
+    }
+    Ok(SeeOther::with_flash("/instances", message).into())
+}
+
+/// Takes one of the member's reservations out of line.
+#[post("/reservations/<id>/cancel", data = "<_form>")]
+async fn post_cancel_reservation(
+    user: User,
+    hx: Htmx,
+    addr: ClientAddr,
+    id: &str,
+    _form: CsrfForm<NoFields>,
+    db: &State<Db>,
+) -> Result<Reply, AppError> {
+    let (who, id) = (user.clone(), id.to_owned());
+    let cancelled = db
+        .write(move |tx| reservations::cancel(tx, &who, &id, addr.0.as_deref()))
+        .await?;
+    let message = if cancelled {
+        "You left the line; the reservation is cancelled."
+    } else {
+        "That reservation was no longer waiting."
+    };
+    if hx.0 {
+        return Ok(page(db, &user, None, None)
+            .await?
+            .block("lab")
+            .toast(message)
             .into());
     }
     Ok(SeeOther::with_flash("/instances", message).into())
@@ -335,14 +572,22 @@ async fn post_terminate(
 ) -> Result<Reply, AppError> {
     let who = user.clone();
     let id = id.to_owned();
-    let ended = db
-        .write(move |tx| instances::terminate(tx, &who, &id, addr.0.as_deref()))
+    let (ended, upcoming) = db
+        .write(move |tx| {
+            let upcoming = instances::get_for(tx, &who, &id).is_ok_and(|i| i.upcoming);
+            Ok((
+                instances::terminate(tx, &who, &id, addr.0.as_deref())?,
+                upcoming,
+            ))
+        })
         .await?;
     if ended {
         // Its generated private key, if any, was just discarded.
         instances::scrub_wal(db).await;
     }
-    let message = if ended {
+    let message = if ended && upcoming {
+        "Booking cancelled."
+    } else if ended {
         "Instance terminated; its keys no longer log in."
     } else {
         "That instance had already ended."

@@ -162,14 +162,15 @@ fn authenticate(conn: &Connection, id: &str, secret: &str) -> Result<Robot, AppE
     }
 }
 
-/// The robot's active instance, if it has one whose owner may still log in. The expiry is
-/// checked here rather than trusted to the periodic sweep, which may lag.
+/// The robot's active instance, if it has one whose owner may still log in: a booking counts
+/// only from its start to its end, so a future booking lets nobody in before its time. Both
+/// ends are checked here rather than trusted to the periodic sweep, which may lag.
 fn active_instance(conn: &Connection, id: &str, t: i64) -> Result<Option<Instance>, AppError> {
     Ok(conn
         .query_row(
             "SELECT i.id, i.user_id, i.expires FROM instances i JOIN users u ON u.id = i.user_id
-             WHERE i.deployment_id = ?1 AND i.status <> 'TERMINATED' AND i.status NOT IN (?2, ?3) AND i.expires > ?4
-               AND u.disabled = 0
+             WHERE i.deployment_id = ?1 AND i.status NOT IN (?2, ?3) AND i.expires > ?4
+               AND i.starts <= ?4 AND u.disabled = 0
              ORDER BY i.created DESC LIMIT 1",
             params![id, ENDED[0], ENDED[1], t],
             |r| {

@@ -50,12 +50,27 @@ struct LimitsCtx {
     /// `LABGATE_TOKEN_MAX_SECONDS`, in words, when the operator set it.
     env_max: Option<String>,
     error: Option<String>,
+    /// Bookings ahead, reservations and the lab's time zone (owned by the lab).
+    bookings: crate::lab::bookings::admin::Settings,
 }
 
-async fn limits_view(db: &Db, config: &Config, error: Option<String>) -> Result<View, AppError> {
-    let (token_max, instance_max) = db
-        .run(|conn| Ok((token_setting(conn)?, instances::max_seconds(conn)?)))
+/// The limits page; `bookings_error` is a refusal of the bookings form.
+pub(crate) async fn limits_view(
+    db: &Db,
+    config: &Config,
+    error: Option<String>,
+    bookings_error: Option<String>,
+) -> Result<View, AppError> {
+    let (token_max, instance_max, mut bookings) = db
+        .run(|conn| {
+            Ok((
+                token_setting(conn)?,
+                instances::max_seconds(conn)?,
+                crate::lab::bookings::admin::Settings::load(conn)?,
+            ))
+        })
         .await?;
+    bookings.error = bookings_error;
     Ok(View::new(
         "admin/limits.html",
         LimitsCtx {
@@ -65,6 +80,7 @@ async fn limits_view(db: &Db, config: &Config, error: Option<String>) -> Result<
             instance_max,
             env_max: config.token_max_seconds.map(describe_duration),
             error,
+            bookings,
         },
     ))
 }
@@ -76,7 +92,7 @@ async fn get_limits(
     db: &State<Db>,
     config: &State<Config>,
 ) -> Result<View, AppError> {
-    Ok(limits_view(db, config, None)
+    Ok(limits_view(db, config, None, None)
         .await?
         .htmx_block(hx, "limits"))
 }
@@ -125,7 +141,7 @@ async fn post_limits(
     let (token_max, instance_max) = match parsed {
         Ok(values) => values,
         Err(message) => {
-            return Ok(limits_view(db, config, Some(message))
+            return Ok(limits_view(db, config, Some(message), None)
                 .await?
                 .htmx_block(hx, "limits")
                 .status(Status::UnprocessableEntity)
@@ -149,7 +165,7 @@ async fn post_limits(
     })
     .await?;
     if hx.0 {
-        return Ok(limits_view(db, config, None)
+        return Ok(limits_view(db, config, None, None)
             .await?
             .block("limits")
             .toast("Limits saved.")

@@ -34,6 +34,7 @@ impl Templates {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_filter("datetime", datetime);
         env.add_filter("relative", relative);
+        env.add_filter("labtime", labtime);
         for path in Assets::iter() {
             let Some(name) = path.strip_prefix("templates/") else {
                 continue;
@@ -63,6 +64,15 @@ impl Templates {
 /// Formats unix seconds as `YYYY-MM-DD HH:MM UTC` (template filter; `none` reads "never").
 fn datetime(ts: Option<i64>) -> String {
     ts.map(format_time).unwrap_or_else(|| "never".into())
+}
+
+/// `{{ ts|labtime(zone) }}`: unix seconds in the lab's time zone (an IANA name), e.g.
+/// `2026-12-02 14:00 CET`; UTC when the name is unknown.
+fn labtime(ts: Option<i64>, zone: Option<String>) -> String {
+    let zone = zone
+        .and_then(|z| crate::zone::LabZone::named(&z).ok())
+        .unwrap_or_else(crate::zone::LabZone::utc);
+    ts.map(|t| zone.format(t)).unwrap_or_else(|| "never".into())
 }
 
 /// Formats unix seconds as `YYYY-MM-DD HH:MM UTC`.

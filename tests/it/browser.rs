@@ -421,6 +421,56 @@ fn groups_rules_and_ending_a_booking_with_a_reason() {
     );
 }
 
+/// Booking ahead, the timeline, cancelling, and waiting in line until the robot frees, in the
+/// browser; leaves `bookings-desktop.png` for the README (in `docs/screenshots/` with
+/// `LABGATE_UPDATE_SCREENSHOTS=1`).
+#[test]
+#[ignore = "needs chromium and node"]
+fn bookings_ahead_timeline_cancel_and_waiting_in_line() {
+    let site = Site::start();
+    let password = site.member("ada");
+    site.member("olga");
+    let token = site.token("ada");
+    let other = site.token("olga");
+    let key = keygen(site.dir.path(), "laptop", "ada@laptop");
+    let olga_key = keygen(site.dir.path(), "olga", "olga@desk");
+    site.save_key(&token, "laptop", &key.public);
+    let robot = site.robot("arm by the window", "ur5e-1.lab.example");
+    let out = if std::env::var_os("LABGATE_UPDATE_SCREENSHOTS").is_some() {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+    } else {
+        site.dir.path().join("screenshots")
+    };
+    std::fs::create_dir_all(&out).expect("screenshot folder");
+    site.run(
+        "bookings.mjs",
+        &[
+            ("LABGATE_USER", "ada"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_ROBOT", &robot.option),
+            ("LABGATE_ROBOT_ID", &robot.id),
+            ("LABGATE_KEY_NAME", "laptop"),
+            ("LABGATE_OTHER_TOKEN", &other),
+            ("LABGATE_OTHER_KEY", &olga_key.public),
+            ("LABGATE_SCREENSHOTS", out.to_str().expect("utf-8 path")),
+        ],
+    );
+    let (w, h) = png_size(&out.join("bookings-desktop.png"));
+    assert!(w == 1280 && h >= 800, "bookings screenshot is {w}x{h}");
+    // ada ended with her booking ahead and the instance her reservation became.
+    let resp = ureq::get(&format!("{}/api/instances", site.served.url))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("GET /api/instances");
+    let list: serde_json::Value =
+        serde_json::from_str(&resp.into_string().expect("body")).expect("json");
+    assert_eq!(
+        list["workspace_instances"].as_array().map(Vec::len),
+        Some(2),
+        "{list}"
+    );
+}
+
 /// The pages `screenshots.mjs` shows, each as `<page>-desktop.png` and `<page>-phone.png`.
 const SCREENSHOTS: &[&str] = &["login", "sshkeys", "tokens", "instances"];
 

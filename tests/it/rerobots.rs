@@ -628,3 +628,54 @@ fn stock_client_access_rules() {
     assert!(stdout.contains("ALL OK"), "{stdout}");
     drop(served);
 }
+
+/// Waiting in line with the stock rerobots 0.11.0 client against the real binary:
+/// `tests/rerobots/reservation_flow.py`.
+#[test]
+#[ignore = "needs the rerobots Python client"]
+fn stock_client_reservations() {
+    let python = std::env::var("LABGATE_TEST_PYTHON")
+        .expect("set LABGATE_TEST_PYTHON to a python with rerobots==0.11.0 (.ci/run does)");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for name in ["mia", "olga"] {
+        let (ok, _, err) = cli(&data, &["user", "add", name], None);
+        assert!(ok, "{err}");
+    }
+    let served = Served::start(&data);
+    let url = served.url.clone();
+    let robot = add_robot(&data, "ur5e", "robot1.lab", 22);
+    let token = token_for(&data, &url, "mia", "rw");
+    let other = token_for(&data, &url, "olga", "rw");
+    let held = ureq::post(&format!("{url}/api/new/{robot}"))
+        .set("Authorization", &format!("Bearer {other}"))
+        .send_string(&json!({"sshkey": ECDSA256.trim(), "reserve": false}).to_string())
+        .expect("olga books the ur5e")
+        .into_string()
+        .expect("body");
+    let held: serde_json::Value = serde_json::from_str(&held).expect("JSON");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/rerobots/reservation_flow.py"
+    );
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .env("LABGATE_URL", format!("{url}/api"))
+        .env("LABGATE_TOKEN", &token)
+        .env("LABGATE_OTHER_TOKEN", &other)
+        .env("LABGATE_HELD", held["id"].as_str().expect("instance id"))
+        .env("LABGATE_PUBKEY", ED25519.trim())
+        .env_remove("REROBOTS_API_TOKEN")
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "reservation_flow.py failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("ALL OK"), "{stdout}");
+    let kinds = event_kinds(&db_of(&data), "mia");
+    assert!(kinds.contains(&"reservation made".to_owned()), "{kinds:?}");
+    drop(served);
+}

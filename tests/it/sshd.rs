@@ -475,3 +475,83 @@ fn sshd_lets_in_exactly_the_booked_key_while_the_instance_lasts() {
         "sshd should log the helper's failure: {log}"
     );
 }
+
+/// A booking made ahead lets nobody in before its start and its key in from the start, with
+/// the real sshd asking the real server through the helper. The start is a little over two
+/// minutes ahead (closer starts count as "now"), so this waits for the clock, not a shortcut.
+#[test]
+#[ignore = "needs root and openssh-server"]
+fn sshd_refuses_a_future_booking_before_its_start_and_lets_it_in_at_the_start() {
+    let me = fs::metadata("/proc/self").expect("/proc/self").uid();
+    assert_eq!(me, 0, "this test needs root (run it through .ci/run)");
+    assert!(
+        Path::new(SSHD).exists(),
+        "{SSHD} missing: install openssh-server"
+    );
+    ensure_accounts();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let served = Served::start(&data);
+    let port = free_port();
+    let (ok, out, err) = cli(
+        &data,
+        &[
+            "deployment",
+            "add",
+            "--type",
+            "ur5e",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--user",
+            LOGIN_USER,
+        ],
+        None,
+    );
+    assert!(ok, "deployment add: {err}");
+    let robot_id = printed(&out, "id: ");
+    let credential = printed(&out, "credential: ");
+    let (ok, out, err) = cli(&data, &["user", "add", "bea"], None);
+    assert!(ok, "user add: {err}");
+    let bea = Member::new(&served.url, &data, "bea", &printed(&out, "password: "));
+    let (key, key_pub) = key_pair(dir.path(), "bea");
+
+    let start = labgate::db::now() + labgate::lab::bookings::NOW_SLACK + 10;
+    let body = serde_json::json!({ "sshkey": key_pub, "start": start, "expire_d": 600 });
+    let made = bea.json("POST", &format!("/new/{robot_id}"), Some(body));
+    let instance = made["id"].as_str().expect("booking id").to_owned();
+    assert_eq!(
+        bea.json("GET", &format!("/instance/{instance}"), None)["status"],
+        "INIT"
+    );
+
+    let installed = Installed::new(&credential);
+    let command = format!(
+        "{} authorized-keys --url {} --deployment {robot_id} --credential-file {} %u %f",
+        installed.bin.display(),
+        served.url,
+        installed.credential().display()
+    );
+    let sshd = Sshd::start(dir.path(), port, &command);
+    assert!(
+        !sshd.login(&key, LOGIN_USER),
+        "refused before the start: {}",
+        sshd.log_text()
+    );
+    while labgate::db::now() <= start {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        sshd.login(&key, LOGIN_USER),
+        "in at the start: {}",
+        sshd.log_text()
+    );
+    assert_eq!(
+        bea.json("GET", &format!("/instance/{instance}"), None)["status"],
+        "READY"
+    );
+    drop(sshd);
+    drop(served);
+}

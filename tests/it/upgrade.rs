@@ -51,8 +51,13 @@ fn schema_of(path: &Path) -> Vec<String> {
     let mut rows: Vec<String> = stmt
         .query_map([], |r| {
             let (kind, name, sql): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            // `ALTER TABLE .. ADD COLUMN` splices its text in as `\n, col ..)`: spacing
+            // around punctuation is not part of the schema.
             let sql = sql
                 .replace("IF NOT EXISTS ", "")
+                .replace('(', " ( ")
+                .replace(')', " ) ")
+                .replace(',', " , ")
                 .split_whitespace()
                 .collect::<Vec<_>>()
                 .join(" ");
@@ -231,4 +236,47 @@ fn migration_2_keeps_every_robot_open_and_nothing_deleted() {
         count("SELECT COUNT(*) FROM users WHERE username = 'ada' AND last_login IS NOT NULL"),
         1
     );
+}
+
+#[test]
+fn first_release_instances_get_a_start_and_the_lab_takes_bookings_ahead() {
+    let lab = v1_lab();
+    let db = Connection::open(lab.data().join("labgate.db")).expect("open");
+    // Every old instance starts when it was made.
+    let (rows, mismatched): (i64, i64) = db
+        .query_row(
+            "SELECT COUNT(*), SUM(starts <> created) FROM instances",
+            [],
+            |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(0))),
+        )
+        .expect("count");
+    assert!(rows >= 1);
+    assert_eq!(mismatched, 0);
+    let waiting: i64 = db
+        .query_row("SELECT COUNT(*) FROM reservations", [], |r| r.get(0))
+        .expect("reservations table");
+    assert_eq!(waiting, 0);
+    // ada's token books her robot a day ahead, and the overlap rule holds on the old data.
+    let token = fixture("jwt.txt");
+    let robot = fixture("robot-id");
+    let start = labgate::db::now() + 86400;
+    let body =
+        serde_json::json!({ "sshkey": fixture("ada.pub"), "start": start, "expire_d": 3600 })
+            .to_string();
+    let (status, made) = api(
+        &lab,
+        Method::Post,
+        &format!("/api/new/{robot}"),
+        Some(&token),
+        Some(&body),
+    );
+    assert_eq!(status, Status::Ok, "{made}");
+    let (status, _) = api(
+        &lab,
+        Method::Post,
+        &format!("/api/new/{robot}"),
+        Some(&token),
+        Some(&body),
+    );
+    assert_eq!(status, Status::ServiceUnavailable);
 }

@@ -188,6 +188,21 @@ pub fn may_book(conn: &Connection, user: &User, deployment_id: &str) -> Result<b
     Ok(bookable(conn, user)?.contains(deployment_id))
 }
 
+/// Whether the rules let the account `user_id` book `deployment_id` (admins always may), for
+/// callers holding only an id, such as a reservation waiting in line.
+pub fn permits(conn: &Connection, user_id: i64, deployment_id: &str) -> Result<bool, AppError> {
+    Ok(conn.query_row(
+        "SELECT u.is_admin
+            OR NOT EXISTS (SELECT 1 FROM rules r WHERE r.deployment_id = ?2)
+            OR EXISTS (SELECT 1 FROM rules r WHERE r.deployment_id = ?2
+                       AND (r.user_id = ?1 OR r.group_id IN
+                            (SELECT group_id FROM group_members WHERE user_id = ?1)))
+         FROM users u WHERE u.id = ?1",
+        params![user_id, deployment_id],
+        |r| r.get(0),
+    )?)
+}
+
 /// Keeps the robots of `list` that `user` may book.
 pub fn visible(
     conn: &Connection,

@@ -1,7 +1,8 @@
 //! Instances: one user's time-boxed booking of one robot, with the keys allowed to log in.
 //!
-//! An instance is active while `status <> 'TERMINATED' AND expires > now`; robots ask with
-//! exactly that condition. Expired rows are ended by [`sweep_expired`] (every few seconds and
+//! A booking runs over `[starts, expires)`: it is upcoming before its start and active while
+//! `status <> 'TERMINATED' AND starts <= now < expires`; robots ask with exactly that
+//! condition, so a future booking starts on its own. Expired rows are ended by [`sweep_expired`] (every few seconds and
 //! before each booking), and every read treats them as ended already.
 //!
 //! `private_key` holds a generated key pair's private half (OpenSSH format) until it is handed
@@ -20,12 +21,19 @@ use crate::db::now;
 use crate::error::AppError;
 
 pub use book::{
-    book, check_duration, describe_seconds, max_seconds, precheck, BookError, Booking, KeyChoice,
+    attach_generated, book, candidates, check_duration, describe_seconds, matching, max_seconds,
+    precheck, release_claim, BookError, Booking, KeyChoice,
 };
-pub use end::{end, end_on_disabled_robot, scrub_wal, sweep_expired, take_private_key, terminate};
+pub(crate) use book::{insert_booking, is_constraint, resolve_keys};
+pub use end::{
+    change_end, end, end_on_disabled_robot, scrub_wal, sweep_expired, take_private_key, terminate,
+};
 
 /// Status of an instance that is up.
 pub const READY: &str = "READY";
+/// Status shown for a booking that has not started yet (what rerobots calls an instance that
+/// is not ready yet).
+pub const UPCOMING: &str = "INIT";
 /// Status of an instance that has ended.
 pub const TERMINATED: &str = "TERMINATED";
 /// Settings key of the admin-set longest booking, in seconds.
@@ -64,10 +72,17 @@ pub struct InstanceKey {
 pub struct Instance {
     pub id: String,
     pub deployment: Deployment,
-    /// `READY`, or `TERMINATED` once ended (an expired row reads as ended at once).
+    /// `READY`, `INIT` before its start, or `TERMINATED` once ended (an expired row reads as
+    /// ended at once).
     pub status: String,
+    /// Running now: its keys log in.
     pub active: bool,
+    /// Booked, not started yet.
+    pub upcoming: bool,
+    /// Whether it was cancelled before it started.
+    pub cancelled: bool,
     pub created: i64,
+    pub starts: i64,
     pub expires: i64,
     pub ended: Option<i64>,
     pub key_state: KeyState,
@@ -83,7 +98,7 @@ macro_rules! select_instances {
         concat!(
             "SELECT id, deployment_id, status, created, expires, ended,
         CASE WHEN private_key IS NULL THEN 0 WHEN private_key = '' THEN 2 ELSE 1 END,
-        end_reason
+        end_reason, starts
     FROM instances ",
             $rest
         )
@@ -99,18 +114,24 @@ struct Row {
     ended: Option<i64>,
     key_state: i64,
     end_reason: Option<String>,
+    starts: i64,
 }
 
 fn load(conn: &Connection, row: Row) -> Result<Instance, AppError> {
     let deployment = deployments::get(conn, &row.deployment_id)?;
     let t = now();
-    let active = row.status != TERMINATED && row.expires > t;
-    let (status, ended) = if active {
+    let live = row.status != TERMINATED && row.expires > t;
+    let upcoming = live && row.starts > t;
+    let active = live && !upcoming;
+    let cancelled = !live && row.ended.is_some_and(|e| e < row.starts);
+    let (status, ended) = if upcoming {
+        (UPCOMING.to_owned(), None)
+    } else if active {
         (row.status, None)
     } else {
         (TERMINATED.to_owned(), row.ended.or(Some(row.expires)))
     };
-    let key_state = match (row.key_state, active) {
+    let key_state = match (row.key_state, live) {
         (0, _) => KeyState::None,
         (1, true) => KeyState::Available,
         _ => KeyState::Delivered,
@@ -134,7 +155,10 @@ fn load(conn: &Connection, row: Row) -> Result<Instance, AppError> {
         deployment,
         status,
         active,
+        upcoming,
+        cancelled,
         created: row.created,
+        starts: row.starts,
         expires: row.expires,
         ended,
         key_state,
@@ -153,6 +177,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         ended: r.get(5)?,
         key_state: r.get(6)?,
         end_reason: r.get(7)?,
+        starts: r.get(8)?,
     })
 }
 
@@ -178,10 +203,22 @@ pub fn list_for(
     let mut stmt = conn.prepare(select_instances!(
         "WHERE user_id = ?1
            AND (?2 OR (status <> 'TERMINATED' AND expires > ?3))
-         ORDER BY created DESC, id"
+         ORDER BY starts DESC, created DESC, id"
     ))?;
     let rows = stmt
         .query_map(params![user.id, include_ended, now()], row)?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter().map(|r| load(conn, r)).collect()
+}
+
+/// Any member's booking, for admins (who may cancel, shorten or extend it), with its owner.
+pub fn get_any(conn: &Connection, id: &str) -> Result<(Instance, i64), AppError> {
+    let owner: i64 = conn
+        .query_row("SELECT user_id FROM instances WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| AppError::NotFound("instance not found".into()))?;
+    let found = conn.query_row(select_instances!("WHERE id = ?1"), [id], row)?;
+    Ok((load(conn, found)?, owner))
 }

@@ -92,15 +92,24 @@ pub fn end_with_reason(
     reason: &str,
     admin: &str,
 ) -> Result<bool, AppError> {
-    let row: Option<(i64, String, String, String, i64)> = conn
+    let row: Option<(i64, String, String, String, i64, i64)> = conn
         .query_row(
-            "SELECT i.user_id, d.type, d.id, i.status, i.expires FROM instances i
+            "SELECT i.user_id, d.type, d.id, i.status, i.expires, i.starts FROM instances i
              JOIN deployments d ON d.id = i.deployment_id WHERE i.id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
         )
         .optional()?;
-    let Some((user_id, kind, robot, status, expires)) = row else {
+    let Some((user_id, kind, robot, status, expires, starts)) = row else {
         return Err(AppError::NotFound("no such booking".into()));
     };
     if status == instances::TERMINATED || expires <= now() {
@@ -114,7 +123,15 @@ pub fn end_with_reason(
         return Ok(false);
     }
     let detail = format!("{kind} robot {robot}, instance {id}: ended by admin {admin}: {reason}");
-    users::record_event(conn, user_id, "instance terminated", &detail, None)?;
+    // A booking that had not started is cancelled rather than ended.
+    let event = if starts > now() {
+        "booking cancelled"
+    } else {
+        "instance terminated"
+    };
+    users::record_event(conn, user_id, event, &detail, None)?;
+    // The robot is free now: whoever waits in line for it gets it.
+    crate::lab::bookings::reservations::serve(conn)?;
     Ok(true)
 }
 
