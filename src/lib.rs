@@ -110,7 +110,8 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
     let db = Db::open(&config.db_path())?;
     let signing_key = tokens::jwt::SigningKey::load_or_create(&config.data.join("signing-key.pem"))
         .map_err(|e| AppError::internal(format!("signing key: {e}")))?;
-    let templates = web::Templates::load()?;
+    let static_files = web::StaticFiles::load();
+    let templates = web::Templates::with_assets(&static_files)?;
     // `labgate token issue` signs for the issuer recorded here.
     db.write_blocking(|tx| tokens::record_issuer(tx, &config))?;
     let first_admin = create_first_admin(&db, &config)?;
@@ -134,9 +135,11 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         .manage(lock)
         .manage(signing_key)
         .manage(templates)
+        .manage(static_files)
         .manage(auth::throttle::Throttle::default())
         .manage(tokens::TokenCache::default())
         .manage(auth::SessionCache::default())
+        .attach(web::Compression)
         .attach(web::SecurityHeaders)
         .attach(AdHoc::on_liftoff("announce", move |_| {
             Box::pin(async move { tracing::warn!("labgate is ready: open {url}") })

@@ -1,5 +1,6 @@
 //! labgate's integration tests: one binary, each test on its own temporary data directory.
 
+mod assets;
 mod browser;
 mod cli;
 mod common;
