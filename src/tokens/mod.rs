@@ -241,6 +241,33 @@ pub fn describe_duration(seconds: i64) -> String {
 }
 
 /// The caller's active tokens (not revoked, not expired), newest first.
+/// Rows of the `/tokens` table per page: the page and the htmx answer to "make API token"
+/// render at most this many, however many tokens a script has made.
+pub const PAGE_SIZE: i64 = 50;
+
+/// One page of the user's active tokens, newest first, and how many there are in all.
+pub fn list_active_page(
+    conn: &Connection,
+    user: &User,
+    page: i64,
+) -> Result<(Vec<TokenInfo>, i64), AppError> {
+    let t = now();
+    let total: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM tokens WHERE user_id = ?1 AND revoked IS NULL AND expires > ?2",
+        )?
+        .query_row(params![user.id, t], |r| r.get(0))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, note, scope, created, expires, last_used FROM tokens
+         WHERE user_id = ?1 AND revoked IS NULL AND expires > ?2
+         ORDER BY created DESC, id LIMIT ?3 OFFSET ?4",
+    )?;
+    let offset = page.max(0).saturating_mul(PAGE_SIZE);
+    let rows = stmt.query_map(params![user.id, t, PAGE_SIZE, offset], token_from_row)?;
+    Ok((rows.collect::<Result<_, _>>()?, total))
+}
+
+/// All of the user's active tokens, newest first.
 pub fn list_active(conn: &Connection, user: &User) -> Result<Vec<TokenInfo>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, note, scope, created, expires, last_used FROM tokens
