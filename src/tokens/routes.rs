@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::jwt::SigningKey;
 use super::{
     describe_duration, draft, get_active, list_active_page, max_seconds, record, revoke, text_of,
-    TokenInfo, Via, DEFAULT_DURATION, DURATIONS, PAGE_SIZE,
+    TokenInfo, Via, DEFAULT_DURATION, DURATIONS,
 };
 use crate::auth::{ClientAddr, CsrfForm, User};
 use crate::config::Config;
@@ -69,13 +69,13 @@ struct FormCtx {
 
 #[derive(Serialize)]
 struct PageCtx {
-    /// One page of the active tokens (see [`PAGE_SIZE`]).
+    /// One page of the active tokens (see [`super::PAGE_SIZE`]).
     tokens: Vec<TokenInfo>,
-    /// Active tokens older than this page, and the page that shows them.
-    older: i64,
+    /// Whether older active tokens follow this page, and the page that shows them.
+    older: bool,
     next_page: i64,
-    /// Active tokens newer than this page (0 on the first), and the page before.
-    newer: i64,
+    /// Whether this page comes after others (newer tokens), and the page before.
+    newer: bool,
     prev_page: i64,
     shown: Option<Shown>,
     form: FormCtx,
@@ -109,7 +109,7 @@ async fn paged(
 ) -> Result<PageCtx, AppError> {
     let (key, config) = (state.key, state.config);
     let (u, c) = (user.clone(), config.clone());
-    let ((tokens, total), info, max) = state
+    let ((tokens, older), info, max) = state
         .db
         .run(move |conn| {
             let info = shown.map(|id| get_active(conn, &u, &id)).transpose()?;
@@ -120,8 +120,7 @@ async fn paged(
             ))
         })
         .await?;
-    let newer = (page_no * PAGE_SIZE).min(total);
-    let older = (total - newer - tokens.len() as i64).max(0);
+    let newer = page_no > 0;
     let durations = duration_choices(max);
     let form = form.unwrap_or_else(|| FormCtx {
         duration: default_choice(&durations),
@@ -148,7 +147,7 @@ async fn paged(
     })
 }
 
-/// The page; `?page=N` (from 0) shows the Nth [`PAGE_SIZE`] tokens, newest first.
+/// The page; `?page=N` (from 0) shows the Nth [`super::PAGE_SIZE`] tokens, newest first.
 #[get("/tokens?<page>")]
 async fn get_tokens(
     user: User,

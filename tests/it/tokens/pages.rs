@@ -394,7 +394,7 @@ fn the_table_and_the_make_answer_show_one_page_of_tokens() {
     let rows = |html: &str| html.matches("<tr id=\"token-").count();
     let first = lab.client.get("/tokens").dispatch().into_string().unwrap();
     assert_eq!(rows(&first), 50);
-    assert!(first.contains("href=\"/tokens?page=1\">1 older token</a>"));
+    assert!(first.contains("href=\"/tokens?page=1\">Older tokens</a>"));
 
     let second = lab
         .client
@@ -420,7 +420,7 @@ fn the_table_and_the_make_answer_show_one_page_of_tokens() {
         50,
         "the answer renders one page, not every token"
     );
-    assert!(body.contains("2 older tokens"));
+    assert!(body.contains("Older tokens"));
 
     for bad in ["-1", "x", "99999999999"] {
         let resp = lab.client.get(format!("/tokens?page={bad}")).dispatch();
