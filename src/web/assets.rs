@@ -227,7 +227,7 @@ pub(super) fn get_static(
     })
 }
 
-/// Compresses HTML and JSON answers above [`COMPRESS_ABOVE`] bytes for clients that accept
+/// Compresses HTML, JSON and text answers above 1,400 bytes (`COMPRESS_ABOVE`) for clients that accept
 /// brotli or gzip (a fast setting: this runs per response).
 pub struct Compression;
 
