@@ -115,7 +115,8 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
     let db = Db::open(&config.db_path())?;
     let signing_key = tokens::jwt::SigningKey::load_or_create(&config.data.join("signing-key.pem"))
         .map_err(|e| AppError::internal(format!("signing key: {e}")))?;
-    let templates = web::Templates::load()?;
+    let static_files = web::StaticFiles::load();
+    let templates = web::Templates::with_assets(&static_files)?;
     let mut config = config;
     let issuer = db.write_blocking(|tx| tokens::issuer::establish(tx, &config.public_url))?;
     config.token_issuer = Some(issuer);
@@ -141,9 +142,11 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         .manage(lock)
         .manage(signing_key)
         .manage(templates)
+        .manage(static_files)
         .manage(auth::throttle::Throttle::default())
         .manage(tokens::TokenCache::default())
         .manage(auth::SessionCache::default())
+        .attach(web::Compression)
         .attach(web::SecurityHeaders)
         .attach(AdHoc::on_liftoff("announce", move |_| {
             Box::pin(async move { tracing::warn!("labgate is ready: open {url}") })

@@ -2,10 +2,13 @@
 -- keys it added as their ids come back, so about half the requests add and half delete.
 local counter = 0
 local pending = {}
-local thread_id = 0
+-- Set per thread by setup() as a global (thread:set writes globals); names and keys carry it.
+thread_id = 0
+local next_thread = 0
 
 function setup(thread)
-  thread:set("thread_id", math.random(1, 1000000000))
+  next_thread = next_thread + 1
+  thread:set("thread_id", next_thread)
 end
 
 function init(args)
@@ -40,8 +43,9 @@ end
 
 local function fresh_key()
   counter = counter + 1
-  local point = {}
-  for i = 1, 32 do point[i] = string.char(math.random(0, 255)) end
+  -- Thread and counter first, so no two keys of one run are the same; random bytes after.
+  local point = { u32(thread_id), u32(counter) }
+  for i = 1, 24 do point[#point + 1] = string.char(math.random(0, 255)) end
   local blob = u32(11) .. "ssh-ed25519" .. u32(32) .. table.concat(point)
   return "ssh-ed25519 " .. base64(blob)
 end
@@ -52,7 +56,10 @@ function request()
     return wrk.format("DELETE", "/api/sshkeys/" .. id)
   end
   local body = '{"name": "churn ' .. (thread_id or 0) .. "-" .. counter .. '", "key": "' .. fresh_key() .. '"}'
-  return wrk.format("POST", "/api/sshkeys", { ["Content-Type"] = "application/json" }, body)
+  -- Headers given to wrk.format replace wrk.headers (the -H flags), so both go in.
+  local headers = { ["Content-Type"] = "application/json" }
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  return wrk.format("POST", "/api/sshkeys", headers, body)
 end
 
 function response(status, headers, body)

@@ -242,6 +242,37 @@ pub fn describe_duration(seconds: i64) -> String {
 }
 
 /// The caller's active tokens (not revoked, not expired), newest first.
+/// Rows of the `/tokens` table per page: the page and the htmx answer to "make API token"
+/// render at most this many, however many tokens a script has made.
+pub const PAGE_SIZE: i64 = 50;
+
+/// One page of the user's active tokens, newest first, and whether older ones follow.
+///
+/// Ordered by insertion (`rowid`), which is creation order: SQLite then walks the
+/// `tokens_user` index backwards and stops after one page, instead of sorting every token the
+/// user has (a script can make thousands) on every page and every make-token answer.
+pub fn list_active_page(
+    conn: &Connection,
+    user: &User,
+    page: i64,
+) -> Result<(Vec<TokenInfo>, bool), AppError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, note, scope, created, expires, last_used FROM tokens
+         WHERE user_id = ?1 AND revoked IS NULL AND expires > ?2
+         ORDER BY rowid DESC LIMIT ?3 OFFSET ?4",
+    )?;
+    let offset = page.max(0).saturating_mul(PAGE_SIZE);
+    let rows = stmt.query_map(
+        params![user.id, now(), PAGE_SIZE + 1, offset],
+        token_from_row,
+    )?;
+    let mut tokens: Vec<TokenInfo> = rows.collect::<Result<_, _>>()?;
+    let more = tokens.len() as i64 > PAGE_SIZE;
+    tokens.truncate(PAGE_SIZE as usize);
+    Ok((tokens, more))
+}
+
+/// All of the user's active tokens, newest first.
 pub fn list_active(conn: &Connection, user: &User) -> Result<Vec<TokenInfo>, AppError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, note, scope, created, expires, last_used FROM tokens

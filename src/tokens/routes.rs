@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::jwt::SigningKey;
 use super::{
-    describe_duration, draft, get_active, list_active, max_seconds, record, revoke, text_of,
+    describe_duration, draft, get_active, list_active_page, max_seconds, record, revoke, text_of,
     TokenInfo, Via, DEFAULT_DURATION, DURATIONS,
 };
 use crate::auth::{ClientAddr, CsrfForm, User};
@@ -69,7 +69,14 @@ struct FormCtx {
 
 #[derive(Serialize)]
 struct PageCtx {
+    /// One page of the active tokens (see [`super::PAGE_SIZE`]).
     tokens: Vec<TokenInfo>,
+    /// Whether older active tokens follow this page, and the page that shows them.
+    older: bool,
+    next_page: i64,
+    /// Whether this page comes after others (newer tokens), and the page before.
+    newer: bool,
+    prev_page: i64,
     shown: Option<Shown>,
     form: FormCtx,
     durations: Vec<(i64, String)>,
@@ -89,15 +96,31 @@ async fn page(
     shown: Option<String>,
     form: Option<FormCtx>,
 ) -> Result<PageCtx, AppError> {
+    paged(state, user, shown, form, 0).await
+}
+
+/// [`page`] showing page `page_no` (from 0) of the tokens table.
+async fn paged(
+    state: &Deps<'_>,
+    user: &User,
+    shown: Option<String>,
+    form: Option<FormCtx>,
+    page_no: i64,
+) -> Result<PageCtx, AppError> {
     let (key, config) = (state.key, state.config);
     let (u, c) = (user.clone(), config.clone());
-    let (tokens, info, max) = state
+    let ((tokens, older), info, max) = state
         .db
         .run(move |conn| {
             let info = shown.map(|id| get_active(conn, &u, &id)).transpose()?;
-            Ok((list_active(conn, &u)?, info, max_seconds(conn, &c)?))
+            Ok((
+                list_active_page(conn, &u, page_no)?,
+                info,
+                max_seconds(conn, &c)?,
+            ))
         })
         .await?;
+    let newer = page_no > 0;
     let durations = duration_choices(max);
     let form = form.unwrap_or_else(|| FormCtx {
         duration: default_choice(&durations),
@@ -111,6 +134,10 @@ async fn page(
     });
     Ok(PageCtx {
         tokens,
+        older,
+        next_page: page_no + 1,
+        newer,
+        prev_page: (page_no - 1).max(0),
         shown,
         form,
         durations,
@@ -120,9 +147,24 @@ async fn page(
     })
 }
 
-#[get("/tokens")]
-async fn get_tokens(user: User, hx: Htmx, state: Deps<'_>) -> Result<View, AppError> {
-    let ctx = page(&state, &user, None, None).await?;
+/// The page; `?page=N` (from 0) shows the Nth [`super::PAGE_SIZE`] tokens, newest first.
+#[get("/tokens?<page>")]
+async fn get_tokens(
+    user: User,
+    page: Option<&str>,
+    hx: Htmx,
+    state: Deps<'_>,
+) -> Result<View, AppError> {
+    let page_no = match page.map(str::parse::<i64>) {
+        None => 0,
+        Some(Ok(n)) if (0..=1_000_000).contains(&n) => n,
+        Some(_) => {
+            return Err(AppError::BadRequest(
+                "the page number must be a whole number from 0".into(),
+            ))
+        }
+    };
+    let ctx = paged(&state, &user, None, None, page_no).await?;
     Ok(View::new("tokens/index.html", ctx).htmx_block(hx, "tokens"))
 }
 

@@ -1,20 +1,18 @@
 //! The web layer shared by every page: embedded assets, templates and their filters, static
 //! files and the security headers. Replies (page or fragment, redirects, toasts) are in `view`.
 
-use std::borrow::Cow;
-use std::io::Cursor;
-
 use minijinja::{Environment, UndefinedBehavior, Value};
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::{ContentType, Header};
 use rocket::request::Request;
-use rocket::response::{self, Responder, Response};
-use rocket::{get, routes, Route};
+use rocket::response::Response;
+use rocket::{routes, Route};
 use rust_embed::Embed;
 
 use crate::error::AppError;
 
+mod assets;
 mod view;
+pub use assets::{Compression, StaticFiles};
 pub use view::*;
 
 /// Everything under `web/`: templates and static files, inside the binary.
@@ -28,9 +26,22 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// Loads and compiles every embedded template.
+    /// Loads and compiles every embedded template, with static files named by their own
+    /// [`StaticFiles`].
     pub fn load() -> Result<Templates, AppError> {
+        Templates::with_assets(&StaticFiles::load())
+    }
+
+    /// Loads and compiles every embedded template; `asset("app.css")` in a template gives the
+    /// content-hashed URL of that static file in `files`.
+    pub fn with_assets(files: &StaticFiles) -> Result<Templates, AppError> {
         let mut env = Environment::new();
+        let files = files.clone();
+        // The URL is built from our own file names only, never from user data, so it is
+        // marked safe (escaping would turn its slashes into `&#x2f;`).
+        env.add_function("asset", move |name: &str| {
+            Value::from_safe_string(files.url(name))
+        });
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_filter("datetime", datetime);
         env.add_filter("relative", relative);
@@ -121,37 +132,6 @@ pub fn describe_delta(delta: i64) -> String {
         format!("{amount} ago")
     }
 }
-/// An embedded static file.
-pub struct Asset {
-    content_type: ContentType,
-    data: Cow<'static, [u8]>,
-}
-
-impl<'r> Responder<'r, 'static> for Asset {
-    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
-        Response::build()
-            .header(self.content_type)
-            .header(Header::new("Cache-Control", "public, max-age=3600"))
-            .sized_body(self.data.len(), Cursor::new(self.data))
-            .ok()
-    }
-}
-
-#[get("/static/<file..>")]
-fn get_static(file: std::path::PathBuf) -> Option<Asset> {
-    let name = file.to_str()?;
-    let found = Assets::get(&format!("static/{name}"))?;
-    let content_type = file
-        .extension()
-        .and_then(|e| e.to_str())
-        .and_then(ContentType::from_extension)
-        .unwrap_or(ContentType::Binary);
-    Some(Asset {
-        content_type,
-        data: found.data,
-    })
-}
-
 /// A request body read as text up to `limit` bytes, whatever its Content-Type (the rerobots
 /// client sends none): 400 when it cannot be read, 413 when it is longer.
 pub async fn read_text_body(data: rocket::Data<'_>, limit: u64) -> Result<String, AppError> {
@@ -172,7 +152,7 @@ pub async fn read_text_body(data: rocket::Data<'_>, limit: u64) -> Result<String
 
 /// Routes of this module.
 pub fn routes() -> Vec<Route> {
-    routes![get_static]
+    routes![assets::get_static]
 }
 
 /// Content-Security-Policy sent with every response.
@@ -198,7 +178,19 @@ impl Fairing for SecurityHeaders {
         resp.set_raw_header("Referrer-Policy", "same-origin");
         resp.set_raw_header("Cross-Origin-Opener-Policy", "same-origin");
         resp.set_raw_header("X-Frame-Options", "DENY");
-        resp.set_raw_header("Vary", "HX-Request, HX-Boosted, HX-History-Restore-Request");
+        // Compression (attached before this fairing) may have said it varies by encoding.
+        let by_encoding = resp
+            .headers()
+            .get("Vary")
+            .any(|v| v.contains("Accept-Encoding"));
+        resp.set_raw_header(
+            "Vary",
+            if by_encoding {
+                "HX-Request, HX-Boosted, HX-History-Restore-Request, Accept-Encoding"
+            } else {
+                "HX-Request, HX-Boosted, HX-History-Restore-Request"
+            },
+        );
         if !resp.headers().contains("Cache-Control") {
             // Pages show keys, tokens and sessions: nothing dynamic is kept by caches.
             resp.set_raw_header("Cache-Control", "no-store");

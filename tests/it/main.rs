@@ -1,6 +1,7 @@
 //! labgate's integration tests: one binary, each test on its own temporary data directory.
 
 mod bookings;
+mod assets;
 mod browser;
 mod cli;
 mod common;

@@ -384,3 +384,46 @@ fn new_user_done_when() {
         "after revoke",
     );
 }
+
+#[test]
+fn the_table_and_the_make_answer_show_one_page_of_tokens() {
+    let lab = lab_with_alice();
+    for i in 0..51 {
+        make(&lab, &[("note", &format!("script {i}"))]);
+    }
+    let rows = |html: &str| html.matches("<tr id=\"token-").count();
+    let first = lab.client.get("/tokens").dispatch().into_string().unwrap();
+    assert_eq!(rows(&first), 50);
+    assert!(first.contains("href=\"/tokens?page=1\">Older tokens</a>"));
+
+    let second = lab
+        .client
+        .get("/tokens?page=1")
+        .dispatch()
+        .into_string()
+        .unwrap();
+    assert_eq!(rows(&second), 1);
+    assert!(second.contains("href=\"/tokens?page=0\">Newer tokens</a>"));
+    // Tokens made within one second have no order among themselves: the two pages together
+    // show each one exactly once.
+    for i in 0..51 {
+        let note = format!(">script {i}<");
+        let shown = first.matches(&note).count() + second.matches(&note).count();
+        assert_eq!(shown, 1, "{note}");
+    }
+
+    let made = lab.post_htmx("/tokens", &[("note", "one more")]);
+    assert_eq!(made.status(), Status::Ok);
+    let body = made.into_string().unwrap();
+    assert_eq!(
+        rows(&body),
+        50,
+        "the answer renders one page, not every token"
+    );
+    assert!(body.contains("Older tokens"));
+
+    for bad in ["-1", "x", "99999999999"] {
+        let resp = lab.client.get(format!("/tokens?page={bad}")).dispatch();
+        assert_eq!(resp.status(), Status::BadRequest, "{bad}");
+    }
+}
