@@ -1,7 +1,7 @@
 //! labgate's integration tests: one binary, each test on its own temporary data directory.
 
-mod bookings;
 mod assets;
+mod bookings;
 mod browser;
 mod cli;
 mod common;
