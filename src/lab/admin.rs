@@ -113,23 +113,23 @@ async fn get_deployments(admin: Admin, hx: Htmx, db: &State<Db>) -> Result<View,
         .htmx_block(hx, "robots"))
 }
 
-/// The "add a robot" form as posted.
+/// The "add a robot" form as posted; a robot's edit form has the same fields.
 #[derive(FromForm)]
-struct DeploymentForm {
+pub(crate) struct DeploymentForm {
     #[field(name = "type", default = String::new())]
-    kind: String,
+    pub(crate) kind: String,
     #[field(default = String::new())]
-    host: String,
+    pub(crate) host: String,
     #[field(default = String::new())]
-    port: String,
+    pub(crate) port: String,
     #[field(default = String::new())]
-    user: String,
+    pub(crate) user: String,
     #[field(default = String::new())]
-    region: String,
+    pub(crate) region: String,
     #[field(default = String::new())]
-    description: String,
+    pub(crate) description: String,
     #[field(default = String::new())]
-    hostkeys: String,
+    pub(crate) hostkeys: String,
 }
 
 #[post("/admin/deployments", data = "<form>")]

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::auth::{users, Admin, ClientAddr, CsrfForm, NoFields};
 use crate::db::Db;
 use crate::error::AppError;
+use crate::lab::admin::DeploymentForm;
 use crate::lab::deployments::{self, Deployment, FieldError, NewDeployment};
 use crate::lab::groups::{self, rules};
 use crate::web::{Htmx, Reply, SeeOther, View};
@@ -117,32 +118,13 @@ async fn get_robot(_admin: Admin, hx: Htmx, id: &str, db: &State<Db>) -> Result<
         .htmx_block(hx, "robot"))
 }
 
-/// The edit form as posted (the same fields as "add a robot").
-#[derive(FromForm)]
-struct EditForm {
-    #[field(name = "type", default = String::new())]
-    kind: String,
-    #[field(default = String::new())]
-    host: String,
-    #[field(default = String::new())]
-    port: String,
-    #[field(default = String::new())]
-    user: String,
-    #[field(default = String::new())]
-    region: String,
-    #[field(default = String::new())]
-    description: String,
-    #[field(default = String::new())]
-    hostkeys: String,
-}
-
 #[post("/admin/deployments/<id>/edit", data = "<form>")]
 async fn post_edit(
     admin: Admin,
     hx: Htmx,
     addr: ClientAddr,
     id: &str,
-    form: CsrfForm<EditForm>,
+    form: CsrfForm<DeploymentForm>,
     db: &State<Db>,
 ) -> Result<Reply, AppError> {
     let f = form.0;
