@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use labgate::auth::User;
 use rocket::http::{ContentType, Header, Status};
 use rocket::local::blocking::LocalResponse;
@@ -294,6 +296,113 @@ fn security_keys_and_rfc4716_blocks_are_accepted() {
     }
     let served = lab.client.get("/alice.keys").dispatch().into_string();
     assert!(served.expect("body").contains(&key.canonical));
+}
+
+/// Whether OpenSSH itself loads `line` as a public key (`ssh-keygen -l` reads it with
+/// `sshkey_read`, as sshd reads authorized_keys).
+fn openssh_loads(dir: &Path, line: &str) -> bool {
+    let path = dir.join("probe.pub");
+    std::fs::write(&path, format!("{line}\n")).expect("write probe");
+    Command::new("ssh-keygen")
+        .args(["-l", "-f"])
+        .arg(&path)
+        .output()
+        .expect("run ssh-keygen")
+        .status
+        .success()
+}
+
+/// `blob` with its last length-prefixed field (an ECDSA key's SEC1 point) replaced by `point`.
+fn with_last_field(blob: &[u8], point: &[u8]) -> Vec<u8> {
+    let mut rest = blob;
+    let mut out = Vec::new();
+    while let Some((len, tail)) = rest.split_first_chunk::<4>() {
+        let len = u32::from_be_bytes(*len) as usize;
+        let field = &tail[..len];
+        rest = &tail[len..];
+        let field = if rest.is_empty() { point } else { field };
+        out.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        out.extend_from_slice(field);
+    }
+    out
+}
+
+#[test]
+fn keys_openssh_refuses_are_refused_on_the_page_and_by_the_api() {
+    let lab = alice_lab();
+    let token = token_for(&lab, "alice", "rw");
+    let tmp = tempfile::tempdir().expect("tmp");
+    // (what, line, words the message must hold), each made from a fresh ssh-keygen key.
+    let mut hostile: Vec<(String, String, &str)> = Vec::new();
+    let mut genuine = Vec::new();
+    for bits in ["256", "384", "521"] {
+        let made = keygen(
+            tmp.path(),
+            &format!("p{bits}"),
+            &["-t", "ecdsa", "-b", bits],
+            "lab",
+        );
+        let (label, data) = made.canonical.split_once(' ').expect("two fields");
+        assert!(data.ends_with('='), "P-{bits} data is padded");
+        hostile.push((
+            format!("P-{bits} without its padding"),
+            format!("{label} {} lab", data.trim_end_matches('=')),
+            "cut short or altered",
+        ));
+        let mut blob = STANDARD.decode(data).expect("base64");
+        if let Some(last) = blob.last_mut() {
+            *last ^= 1;
+        }
+        hostile.push((
+            format!("P-{bits} point moved off its curve"),
+            format!("{label} {} lab", STANDARD.encode(&blob)),
+            "not on the curve",
+        ));
+        genuine.push(made);
+    }
+    // A real P-256 point with a tiny x coordinate: on the curve, refused by OpenSSH.
+    let small = (1u8..=255)
+        .find_map(|x| {
+            let mut compressed = [0u8; 33];
+            compressed[0] = 0x02;
+            compressed[32] = x;
+            p256::PublicKey::from_sec1_bytes(&compressed).ok()
+        })
+        .expect("a small x on P-256");
+    use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+    let (label, data) = genuine[0].canonical.split_once(' ').expect("two fields");
+    let blob = STANDARD.decode(data).expect("base64");
+    let blob = with_last_field(&blob, small.to_encoded_point(false).as_bytes());
+    hostile.push((
+        "P-256 point with a short coordinate".into(),
+        format!("{label} {} lab", STANDARD.encode(blob)),
+        "unsafe",
+    ));
+
+    for (what, line, says) in &hostile {
+        assert!(!openssh_loads(tmp.path(), line), "OpenSSH loads {what}");
+        let (status, _, body) = add(&lab, "x", line);
+        assert_eq!(status, Status::UnprocessableEntity, "page: {what}");
+        let shown = field_error(&body, "key").expect("message beside the key");
+        assert!(shown.contains(says), "page: {what}: {shown}");
+        let body = new_key("x", line);
+        let (status, err) = api(&lab, "POST", "/api/sshkeys", &token, Some((&body, None)));
+        assert_eq!(status, Status::UnprocessableEntity, "api: {what}");
+        assert_eq!(
+            err["error_message"].as_str(),
+            Some(shown.as_str()),
+            "{what}"
+        );
+    }
+    assert_eq!(count_keys(&lab), 0);
+    // The keys they were made from load in OpenSSH and here, with its fingerprints.
+    for made in &genuine {
+        assert!(openssh_loads(tmp.path(), made.public.trim()));
+        let body = new_key(&format!("P-{}", made.bits), &made.public);
+        let (status, key) = api(&lab, "POST", "/api/sshkeys", &token, Some((&body, None)));
+        assert_eq!(status, Status::Created, "{}: {key}", made.canonical);
+        assert_eq!(key["fingerprint"].as_str(), Some(made.fingerprint.as_str()));
+    }
 }
 
 #[test]

@@ -29,17 +29,9 @@ pub(super) fn validate_blob(blob: &[u8], comment: &str) -> Result<ParsedKey, Key
         .map_err(|_| malformed("the key data is incomplete or damaged"))?;
     let bits = match key.key_data() {
         KeyData::Ed25519(_) | KeyData::SkEd25519(_) => 256,
-        KeyData::Ecdsa(ecdsa) => {
-            require_uncompressed(ecdsa.as_sec1_bytes())?;
-            match ecdsa.curve() {
-                EcdsaCurve::NistP256 => 256,
-                EcdsaCurve::NistP384 => 384,
-                EcdsaCurve::NistP521 => 521,
-            }
-        }
+        KeyData::Ecdsa(ecdsa) => check_curve_point(ecdsa.curve(), ecdsa.as_sec1_bytes())?,
         KeyData::SkEcdsaSha2NistP256(sk) => {
-            require_uncompressed(sk.ec_point().as_bytes())?;
-            256
+            check_curve_point(EcdsaCurve::NistP256, sk.ec_point().as_bytes())?
         }
         KeyData::Rsa(rsa) => rsa_bits(rsa)?,
         // Unreachable behind the allow-list; kept so a new ssh-key variant cannot slip through.
@@ -99,14 +91,34 @@ fn is_odd(number: &[u8]) -> bool {
     number.last().is_some_and(|b| b & 1 == 1)
 }
 
-/// OpenSSH only loads uncompressed curve points (SEC1 tag 0x04); ssh-key accepts others.
-fn require_uncompressed(point: &[u8]) -> Result<(), KeyError> {
-    match point.first() {
-        Some(0x04) => Ok(()),
-        _ => Err(malformed(
+/// Checks an ECDSA public point the way OpenSSH's `sshkey_ec_validate_public` does, since
+/// ssh-key only checks its length: uncompressed (SEC1 tag 0x04), on the curve and not the
+/// point at infinity, and each coordinate longer than half the group order's bits. Returns
+/// the curve's size in bits.
+fn check_curve_point(curve: EcdsaCurve, point: &[u8]) -> Result<u32, KeyError> {
+    let Some((&0x04, coordinates)) = point.split_first() else {
+        return Err(malformed(
             "the elliptic-curve point is not in uncompressed form",
-        )),
+        ));
+    };
+    // NIST curves have prime order of the curve's own size.
+    let (bits, on_curve) = match curve {
+        EcdsaCurve::NistP256 => (256, p256::PublicKey::from_sec1_bytes(point).is_ok()),
+        EcdsaCurve::NistP384 => (384, p384::PublicKey::from_sec1_bytes(point).is_ok()),
+        EcdsaCurve::NistP521 => (521, p521::PublicKey::from_sec1_bytes(point).is_ok()),
+    };
+    if !on_curve {
+        return Err(malformed(
+            "its elliptic-curve point is not on the curve, so the key data was altered",
+        ));
     }
+    let (x, y) = coordinates.split_at(coordinates.len() / 2);
+    if significant_bits(x) <= bits / 2 || significant_bits(y) <= bits / 2 {
+        return Err(malformed(
+            "its elliptic-curve point is one that SSH servers refuse as unsafe",
+        ));
+    }
+    Ok(bits)
 }
 
 /// Reads the type string that every SSH key blob starts with.

@@ -5,6 +5,10 @@
 //! console must never store is refused with a [`KeyError`] that tells the lab
 //! member what went wrong: private keys, several keys at once, authorized_keys
 //! options, certificates, DSA keys and RSA keys outside 2048..=16384 bits.
+//!
+//! The rule is OpenSSH's: what `sshkey_read` (and so sshd) would load is accepted, minus weak
+//! keys; anything it would refuse (base64 without its `=` padding or with stray bits, ECDSA
+//! points off their curve) is refused here too, so no stored key can fail on a robot.
 
 mod blob;
 mod rfc4716;
@@ -13,7 +17,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
 
@@ -80,8 +84,8 @@ const OPTION_FLAGS: [&str; 14] = [
 const RFC4716_BEGIN: &str = "---- BEGIN SSH2 PUBLIC KEY ----";
 const RFC4716_END: &str = "---- END SSH2 PUBLIC KEY ----";
 
-// Padding is optional on input: the blob is re-encoded (padded) before it is stored anyway.
-const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
+// Used only to tell "padding missing" from "not base64 at all" once the strict decode failed.
+const PADDING_OPTIONAL: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
@@ -150,6 +154,8 @@ pub enum KeyError {
     },
     /// The key data is not valid base64.
     BadBase64,
+    /// The key data is base64 but lacks the `=` padding at its end, which OpenSSH requires.
+    Unpadded,
     /// The key is damaged or badly laid out; carries a short lower-case explanation.
     Malformed(String),
 }
@@ -222,6 +228,11 @@ impl fmt::Display for KeyError {
                 valid base64, so it was probably cut short or altered while copying; copy the \
                 whole line from your .pub file again."
                 .into(),
+            Self::Unpadded => "The key data (the long run of letters after the key type) ends \
+                without the = sign(s) that belong at its end, so the line was cut short or \
+                altered while copying, and SSH servers would refuse it; copy the whole line from \
+                your .pub file again."
+                .into(),
             Self::Malformed(reason) => format!(
                 "This is not a valid SSH public key ({reason}); copy the whole line from your \
                 .pub file again."
@@ -290,9 +301,7 @@ fn parse_line(text: &str) -> Result<ParsedKey, KeyError> {
     if data.is_empty() {
         return Err(malformed("the key data after the key type is missing"));
     }
-    let blob = LENIENT_BASE64
-        .decode(data)
-        .map_err(|_| KeyError::BadBase64)?;
+    let blob = decode_key_data(data)?;
     let blob_type = blob_type(&blob)?;
     if blob_type != label {
         return Err(KeyError::TypeMismatch {
@@ -301,6 +310,18 @@ fn parse_line(text: &str) -> Result<ParsedKey, KeyError> {
         });
     }
     validate_blob(&blob, comment.trim())
+}
+
+/// Decodes key data as OpenSSH does: standard base64 with its `=` padding and no stray bits in
+/// the last character, so each key has exactly one spelling.
+fn decode_key_data(data: &str) -> Result<Vec<u8>, KeyError> {
+    STANDARD.decode(data).map_err(|_| {
+        if !data.ends_with('=') && PADDING_OPTIONAL.decode(data).is_ok() {
+            KeyError::Unpadded
+        } else {
+            KeyError::BadBase64
+        }
+    })
 }
 
 /// Chooses the error for a paste that continues past its first line.
@@ -703,6 +724,106 @@ mod tests {
         );
     }
 
+    /// `blob` with the SEC1 point of an ECDSA key (its last field) replaced by `point`.
+    fn with_point(blob: &[u8], point: &[u8]) -> Vec<u8> {
+        let mut parts = fields(blob);
+        let last = parts.len() - 1;
+        parts[last] = point.to_vec();
+        parts.iter().flat_map(|p| ssh_string(p)).collect()
+    }
+
+    #[test]
+    fn refuses_key_data_without_its_padding_or_with_stray_bits() {
+        let line = fixture("ecdsa256.pub");
+        let mut words = line.trim().splitn(3, ' ');
+        let (label, data, comment) = (words.next().unwrap(), words.next().unwrap(), "dave");
+        assert!(data.ends_with('='), "this fixture needs padding");
+        let stripped = format!("{label} {} {comment}", data.trim_end_matches('='));
+        assert_eq!(refuse(&stripped), KeyError::Unpadded);
+        let text = KeyError::Unpadded.to_string();
+        assert!(text.contains("cut short or altered"), "{text}");
+        // The last character before the padding carries two unused bits; OpenSSH refuses
+        // them set, so the same key cannot be spelled two ways.
+        let body = data.trim_end_matches('=');
+        let (head, last) = body.split_at(body.len() - 1);
+        let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let index = alphabet.find(last).unwrap();
+        assert_eq!(index & 3, 0, "unused bits are zero in the real key");
+        let stray = char::from(alphabet.as_bytes()[index | 1]);
+        assert_eq!(
+            refuse(&format!("{label} {head}{stray}= {comment}")),
+            KeyError::BadBase64
+        );
+        assert_eq!(refuse(&format!("{label} {data}= x")), KeyError::BadBase64);
+        // The same rule inside an RFC 4716 block.
+        let block = format!(
+            "{RFC4716_BEGIN}\n{}\n{RFC4716_END}\n",
+            data.trim_end_matches('=')
+        );
+        assert_eq!(refuse(&block), KeyError::Unpadded);
+        let block = format!("{RFC4716_BEGIN}\n{data}\n{RFC4716_END}\n");
+        assert!(parse_public_key(&block).is_ok());
+    }
+
+    #[test]
+    fn refuses_ecdsa_points_off_their_curve() {
+        for name in ["ecdsa256.pub", "ecdsa384.pub", "ecdsa521.pub"] {
+            let line = fixture(name);
+            let label = line.split(' ').next().unwrap();
+            let blob = blob_of(&line);
+            let point = fields(&blob).pop().unwrap();
+            let mut moved = point.clone();
+            *moved.last_mut().unwrap() ^= 1;
+            let mut zero = vec![0u8; point.len()];
+            zero[0] = 0x04;
+            for (what, bad) in [("y changed", moved), ("all zero", zero)] {
+                let error = refuse(&line_of(label, &with_point(&blob, &bad)));
+                assert!(
+                    matches!(&error, KeyError::Malformed(m) if m.contains("not on the curve")),
+                    "{name} {what}: {error:?}"
+                );
+            }
+        }
+        // The security-key form of P-256 carries its point the same way, before the application.
+        let ec = fields(&blob_of(&fixture("ecdsa256.pub")));
+        let mut point = ec[2].clone();
+        point[40] ^= 0x80;
+        let sk = [
+            ssh_string(SK_ECDSA_P256.as_bytes()),
+            ssh_string(b"nistp256"),
+            ssh_string(&point),
+            ssh_string(b"ssh:"),
+        ];
+        assert!(matches!(
+            refuse(&line_of(SK_ECDSA_P256, &sk.concat())),
+            KeyError::Malformed(m) if m.contains("not on the curve")
+        ));
+    }
+
+    #[test]
+    fn refuses_curve_points_with_a_short_coordinate_as_openssh_does() {
+        // A genuine P-256 point whose x is tiny: on the curve, yet refused by OpenSSH.
+        let point = (1u8..=255)
+            .find_map(|x| {
+                let mut compressed = [0u8; 33];
+                compressed[0] = 0x02;
+                compressed[32] = x;
+                p256::PublicKey::from_sec1_bytes(&compressed).ok()
+            })
+            .expect("some small x lies on P-256");
+        use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+        let uncompressed = point.to_encoded_point(false);
+        let blob = blob_of(&fixture("ecdsa256.pub"));
+        let error = refuse(&line_of(
+            ECDSA_P256,
+            &with_point(&blob, uncompressed.as_bytes()),
+        ));
+        assert!(
+            matches!(&error, KeyError::Malformed(m) if m.contains("unsafe")),
+            "{error:?}"
+        );
+    }
+
     #[test]
     fn refuses_unknown_types_bad_base64_and_damaged_blobs() {
         let key = fixture("ed25519.pub");
@@ -800,6 +921,7 @@ mod tests {
                 blob: ED25519.into(),
             },
             KeyError::BadBase64,
+            KeyError::Unpadded,
             KeyError::Malformed("the key data is incomplete or damaged".into()),
         ];
         for error in all {

@@ -1,9 +1,7 @@
 //! The RFC 4716 (`---- BEGIN SSH2 PUBLIC KEY ----`) form, as `ssh-keygen -e` writes it.
 
-use base64::Engine as _;
-
 use super::blob::validate_blob;
-use super::{extra_lines_error, malformed, KeyError, ParsedKey, LENIENT_BASE64, RFC4716_END};
+use super::{decode_key_data, extra_lines_error, malformed, KeyError, ParsedKey, RFC4716_END};
 
 /// Converts an RFC 4716 block (as written by `ssh-keygen -e`) and validates the key inside.
 pub(super) fn parse_rfc4716(text: &str) -> Result<ParsedKey, KeyError> {
@@ -46,9 +44,7 @@ pub(super) fn parse_rfc4716(text: &str) -> Result<ParsedKey, KeyError> {
     if body.is_empty() {
         return Err(malformed("the SSH2 block contains no key data"));
     }
-    let blob = LENIENT_BASE64
-        .decode(&body)
-        .map_err(|_| KeyError::BadBase64)?;
+    let blob = decode_key_data(&body)?;
     let comment = headers
         .iter()
         .filter_map(|header| header.split_once(':'))
