@@ -107,9 +107,9 @@ async fn authenticate(req: &Request<'_>) -> Result<ApiUser, AppError> {
                 .prepare_cached(
                     "SELECT u.id, u.username, u.is_admin, k.scope, k.last_used FROM tokens k
                  JOIN users u ON u.id = k.user_id
-                 WHERE k.id = ?1 AND k.revoked IS NULL AND u.disabled = 0",
+                 WHERE k.id = ?1 AND k.revoked IS NULL AND k.expires > ?2 AND u.disabled = 0",
                 )?
-                .query_row([&claims.jti], |r| {
+                .query_row(params![claims.jti, t], |r| {
                     let user = User {
                         id: r.get(0)?,
                         username: r.get(1)?,

@@ -4,6 +4,7 @@
 mod api;
 mod cache;
 mod cli;
+mod expiry;
 mod forged;
 mod limits;
 mod pages;

@@ -17,9 +17,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-/// Clock skew tolerated when checking `exp` and `nbf`, in seconds.
-pub const LEEWAY_SECONDS: i64 = 60;
-
 /// Longest token text [`SigningKey::verify`] looks at; longer ones are refused before decoding.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 
@@ -69,9 +66,9 @@ pub enum JwtError {
     Issuer,
     /// `aud` neither is nor contains the expected audience.
     Audience,
-    /// `exp` has passed, leeway included.
+    /// `exp` has been reached (there is no leeway).
     Expired,
-    /// `nbf` is still ahead, leeway included.
+    /// `nbf` is still ahead (there is no leeway).
     NotYetValid,
     /// The payload is not a JSON object with the expected claims, or `sub`/`jti` is empty, or
     /// `sc` is neither `rw` nor `ro`.
@@ -173,7 +170,8 @@ impl SigningKey {
 
     /// Verifies `token` against this key, `issuer`, `audience` and the time `now` (unix seconds).
     ///
-    /// A token is accepted when `now < exp + LEEWAY_SECONDS` and `now + LEEWAY_SECONDS >= nbf`.
+    /// A token is accepted when `nbf <= now < exp`, with no leeway: labgate issues and checks
+    /// its own tokens on one clock, so a token ends at the second its table row says it does.
     /// The returned claims carry `aud = audience` even when the token had an audience array.
     pub fn verify(
         &self,
@@ -241,10 +239,10 @@ impl SigningKey {
         if !audience_ok {
             return Err(JwtError::Audience);
         }
-        if now >= claims.exp.saturating_add(LEEWAY_SECONDS) {
+        if now >= claims.exp {
             return Err(JwtError::Expired);
         }
-        if now.saturating_add(LEEWAY_SECONDS) < claims.nbf {
+        if now < claims.nbf {
             return Err(JwtError::NotYetValid);
         }
         if claims.sub.is_empty() || claims.jti.is_empty() || !matches!(&*claims.sc, "rw" | "ro") {
@@ -416,32 +414,33 @@ mod tests {
     }
 
     #[test]
-    fn expiry_boundary_with_leeway() {
+    fn expiry_boundary_without_leeway() {
         let key = SigningKey::generate();
         let c = claims();
         let token = key.sign(&c);
-        for now in [c.exp - 1, c.exp, c.exp + 59] {
+        for now in [c.nbf, c.exp - 60, c.exp - 1] {
             assert!(
                 verify(&key, &token, now).is_ok(),
-                "now = exp + {}",
-                now - c.exp
+                "now = exp - {}",
+                c.exp - now
             );
         }
-        for now in [c.exp + 60, c.exp + 61, i64::MAX] {
+        for now in [c.exp, c.exp + 1, c.exp + 59, i64::MAX] {
             assert_eq!(verify(&key, &token, now), Err(JwtError::Expired));
         }
     }
 
     #[test]
-    fn not_before_boundary_with_leeway() {
+    fn not_before_boundary_without_leeway() {
         let key = SigningKey::generate();
         let c = Claims {
             nbf: NOW + 1000,
             ..claims()
         };
         let token = key.sign(&c);
-        assert!(verify(&key, &token, c.nbf - 60).is_ok());
-        assert_eq!(verify(&key, &token, c.nbf - 61), Err(JwtError::NotYetValid));
+        assert!(verify(&key, &token, c.nbf).is_ok());
+        assert_eq!(verify(&key, &token, c.nbf - 1), Err(JwtError::NotYetValid));
+        assert_eq!(verify(&key, &token, c.nbf - 60), Err(JwtError::NotYetValid));
         assert_eq!(verify(&key, &token, NOW), Err(JwtError::NotYetValid));
         assert_eq!(verify(&key, &token, i64::MIN), Err(JwtError::NotYetValid));
     }
