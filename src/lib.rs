@@ -11,6 +11,7 @@ pub mod health;
 pub mod keys;
 pub mod lab;
 pub mod robot;
+pub mod text;
 pub mod tokens;
 pub mod web;
 pub mod zone;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::auth::{users, User};
 use crate::db::{now, Db};
 use crate::error::AppError;
+use crate::text;
 use parse::ParsedKey;
 
 /// Routes of this module: the page, `/USER.keys` and the API.
@@ -148,20 +149,13 @@ impl Refusal {
     }
 }
 
-// Control characters, and the invisible marks that reorder text (they can make a name read as
-// something else).
-fn is_forbidden_in_name(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
 /// Settles the name of a new key: the trimmed `typed` name, or when that is empty the key's
 /// comment (tidied and cut to [`MAX_NAME`] characters).
 pub fn choose_name(typed: &str, comment: &str) -> Result<String, Refusal> {
     let typed = typed.trim();
     if typed.is_empty() {
         let from_comment: String = comment
-            .split(|c: char| c.is_whitespace() || is_forbidden_in_name(c))
+            .split(|c: char| c.is_whitespace() || text::is_forbidden(c))
             .filter(|word| !word.is_empty())
             .collect::<Vec<_>>()
             .join(" ")
@@ -177,11 +171,11 @@ pub fn choose_name(typed: &str, comment: &str) -> Result<String, Refusal> {
         }
         return Ok(from_comment.to_owned());
     }
-    if typed.chars().any(is_forbidden_in_name) {
-        return Err(Refusal::name(
-            "The name contains control characters (such as tabs, line breaks or \
-             text-direction marks); use ordinary letters, digits, spaces and punctuation.",
-        ));
+    if text::has_forbidden(typed) {
+        return Err(Refusal::name(format!(
+            "The name contains {}; use ordinary letters, digits, spaces and punctuation.",
+            text::FORBIDDEN
+        )));
     }
     let n = typed.chars().count();
     if n > MAX_NAME {

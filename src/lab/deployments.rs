@@ -146,10 +146,13 @@ fn check_text(field: &'static str, label: &str, value: &str, max: usize) -> Resu
             format!("the {label} must be at most {max} characters"),
         ));
     }
-    if value.chars().any(char::is_control) {
+    if crate::text::has_forbidden(value) {
         return Err(FieldError::new(
             field,
-            format!("the {label} must be a single line of text"),
+            format!(
+                "the {label} must be a single line of text without {}",
+                crate::text::FORBIDDEN
+            ),
         ));
     }
     Ok(())

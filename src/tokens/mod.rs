@@ -129,14 +129,18 @@ impl<'a> Via<'a> {
     }
 }
 
-/// Checks a note: at most 100 characters, no control characters. Returns it trimmed.
+/// Checks a note: at most 100 characters, one line with nothing invisible ([`crate::text`]).
+/// Returns it trimmed.
 pub fn check_note(note: &str) -> Result<&str, String> {
     let note = note.trim();
     if note.chars().count() > 100 {
         return Err("the note must be at most 100 characters".into());
     }
-    if note.chars().any(char::is_control) {
-        return Err("the note must be one line of text without control characters".into());
+    if crate::text::has_forbidden(note) {
+        return Err(format!(
+            "the note must be one line of text without {}",
+            crate::text::FORBIDDEN
+        ));
     }
     Ok(note)
 }

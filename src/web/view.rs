@@ -231,10 +231,16 @@ impl SeeOther {
 impl<'r> Responder<'r, 'static> for SeeOther {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         if let Some(message) = self.flash {
+            // Secure under an https public URL, like the session cookie it travels beside.
+            let secure = req
+                .rocket()
+                .state::<crate::Config>()
+                .is_some_and(crate::Config::secure_cookies);
             let cookie = Cookie::build((FLASH_COOKIE, URL_SAFE_NO_PAD.encode(message)))
                 .path("/")
                 .http_only(true)
-                .same_site(SameSite::Strict);
+                .same_site(SameSite::Strict)
+                .secure(secure);
             req.cookies().add(cookie);
         }
         Response::build()

@@ -549,3 +549,40 @@ fn cookies_are_secure_behind_https_and_strict_always() {
         (Some(true), Some(true))
     );
 }
+
+/// Signs out on an untracked client and returns the flash cookie the answer sets.
+fn flash_after_logout(public_url: Option<&str>) -> Cookie<'static> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = labgate::Config::new(dir.path().join("data"));
+    if let Some(url) = public_url {
+        config.public_url = url.into();
+    }
+    let client =
+        rocket::local::blocking::Client::untracked(labgate::build(config).unwrap()).unwrap();
+    let session = session_for(&client, "admin", &lab_password(&dir));
+    let (_, account) = get_with(&client, "/account", &session);
+    let csrf = csrf_from(&account).expect("csrf token");
+    let resp = client
+        .post("/logout")
+        .cookie(Cookie::new("labgate_session", session))
+        .header(ContentType::Form)
+        .body(form(&[("csrf_token", &csrf)]))
+        .dispatch();
+    assert_eq!(resp.status(), Status::SeeOther);
+    resp.cookies()
+        .get("labgate_flash")
+        .expect("flash cookie")
+        .clone()
+        .into_owned()
+}
+
+#[test]
+fn the_flash_cookie_is_secure_behind_https_like_the_session() {
+    let flash = flash_after_logout(Some("https://lab.example.org"));
+    assert_eq!(flash.secure(), Some(true));
+    assert_eq!(flash.http_only(), Some(true));
+    assert_eq!(flash.same_site(), Some(rocket::http::SameSite::Strict));
+    // Over plain http a Secure cookie would never come back, so it is left off there.
+    let flash = flash_after_logout(None);
+    assert_ne!(flash.secure(), Some(true));
+}

@@ -14,5 +14,6 @@ mod oversight;
 mod rerobots;
 mod robot;
 mod sshd;
+mod text;
 mod tokens;
 mod upgrade;

@@ -29,8 +29,11 @@ pub fn check_reason(reason: &str) -> Result<&str, String> {
     if reason.chars().count() > 200 {
         return Err("the reason must be at most 200 characters".into());
     }
-    if reason.chars().any(char::is_control) {
-        return Err("the reason must be a single line of text".into());
+    if crate::text::has_forbidden(reason) {
+        return Err(format!(
+            "the reason must be a single line of text without {}",
+            crate::text::FORBIDDEN
+        ));
     }
     Ok(reason)
 }
