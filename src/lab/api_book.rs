@@ -201,12 +201,9 @@ fn book_refusal(e: BookError) -> Refusal {
     }
 }
 
-/// Makes an RSA key pair off the executor (it takes a second).
+/// Makes an RSA key pair off the executor, within the bound on generations at once.
 async fn generate_pair(username: &str) -> Result<keypair::KeyPair, AppError> {
-    let comment = format!("labgate {username}");
-    rocket::tokio::task::spawn_blocking(move || keypair::generate_rsa(&comment))
-        .await
-        .map_err(|e| AppError::internal(e.to_string()))?
+    keypair::generate_rsa_off(format!("labgate {username}")).await
 }
 
 #[post("/api/new/<target>", data = "<data>")]

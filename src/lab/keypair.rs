@@ -1,7 +1,13 @@
 //! Key pairs labgate makes for people who have no key at hand. RSA 3072: the rerobots client
 //! loads the private key with paramiko's `RSAKey`, so RSA is the one type every caller takes.
+//!
+//! Each generation costs about a second of one core, so callers go through
+//! [`generate_rsa_off`], which runs at most [`GENERATIONS_AT_ONCE`] of them at a time (the rest
+//! wait their turn), and bookings claim their robot before asking for a pair
+//! ([`crate::lab::instances::attach_generated`]).
 
 use rand_core::OsRng;
+use rocket::tokio::sync::Semaphore;
 use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
 use ssh_key::private::{KeypairData, RsaKeypair};
 use ssh_key::PrivateKey;
@@ -32,7 +38,33 @@ fn crypto(e: impl std::fmt::Display) -> AppError {
     AppError::internal(format!("key pair: {e}"))
 }
 
-/// Makes an RSA key pair (about a second of CPU: call it off the async executor).
+/// How many key pairs may be generated at once, process-wide. Like the bound on password
+/// checks, it keeps a burst of requests from taking every core away from sign-ins and from
+/// the robots' key lookups, whoever sends it.
+pub const GENERATIONS_AT_ONCE: usize = 2;
+
+static GENERATIONS: Semaphore = Semaphore::const_new(GENERATIONS_AT_ONCE);
+
+/// [`generate_rsa`] on the blocking pool, at most [`GENERATIONS_AT_ONCE`] at a time.
+pub async fn generate_rsa_off(comment: String) -> Result<KeyPair, AppError> {
+    bounded(&GENERATIONS, move || generate_rsa(&comment)).await?
+}
+
+/// Runs `work` on the blocking pool once `gate` lets it in.
+async fn bounded<T: Send + 'static>(
+    gate: &Semaphore,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let _permit = gate
+        .acquire()
+        .await
+        .map_err(|e| AppError::internal(format!("key pair: {e}")))?;
+    rocket::tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::internal(format!("key pair task: {e}")))
+}
+
+/// Makes an RSA key pair (about a second of CPU: use [`generate_rsa_off`] from a request).
 pub fn generate_rsa(comment: &str) -> Result<KeyPair, AppError> {
     let pair = RsaKeypair::random(&mut OsRng, RSA_BITS).map_err(crypto)?;
     let private = PrivateKey::new(KeypairData::Rsa(pair), comment).map_err(crypto)?;
@@ -79,9 +111,50 @@ fn rsa_private_key(pair: &RsaKeypair) -> Result<rsa::RsaPrivateKey, AppError> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
     use super::*;
     use rsa::pkcs1::DecodeRsaPrivateKey;
     use rsa::traits::PublicKeyParts;
+
+    #[test]
+    fn no_more_than_the_bound_run_at_once() {
+        let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let gate = Arc::new(Semaphore::new(GENERATIONS_AT_ONCE));
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let done = runtime.block_on(async {
+            let jobs: Vec<_> = (0..12)
+                .map(|_| {
+                    let (gate, running, most) = (gate.clone(), running.clone(), most.clone());
+                    rocket::tokio::spawn(async move {
+                        bounded(&gate, move || {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            // Long enough for unbounded jobs to overlap.
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                        })
+                        .await
+                    })
+                })
+                .collect();
+            let mut done = 0;
+            for job in jobs {
+                job.await.unwrap().unwrap();
+                done += 1;
+            }
+            done
+        });
+        assert_eq!(done, 12, "every job ran in the end");
+        let most = most.load(Ordering::SeqCst);
+        assert!((1..=GENERATIONS_AT_ONCE).contains(&most), "{most} at once");
+    }
 
     #[test]
     fn rsa_pair_in_both_formats() {

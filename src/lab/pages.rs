@@ -371,10 +371,7 @@ async fn post_instances(
         Err(e) => return refused(db, &user, hx, values, book_error(e)?).await,
     };
     if booking.generate {
-        let comment = format!("labgate {}", user.username);
-        let pair = rocket::tokio::task::spawn_blocking(move || keypair::generate_rsa(&comment))
-            .await
-            .map_err(|e| AppError::internal(e.to_string()))?;
+        let pair = keypair::generate_rsa_off(format!("labgate {}", user.username)).await;
         let (who, claimed) = (user.clone(), id.clone());
         match pair {
             Ok(pair) => {
@@ -438,10 +435,7 @@ async fn wait_in_line(
         return refused(db, user, hx, values, book_error(e)?).await;
     }
     let generated = if booking.generate {
-        let comment = format!("labgate {}", user.username);
-        let pair = rocket::tokio::task::spawn_blocking(move || keypair::generate_rsa(&comment))
-            .await
-            .map_err(|e| AppError::internal(e.to_string()))??;
+        let pair = keypair::generate_rsa_off(format!("labgate {}", user.username)).await?;
         Some((pair.public, pair.openssh))
     } else {
         None

@@ -3,6 +3,7 @@
 mod assets;
 mod bookings;
 mod browser;
+mod burst;
 mod cli;
 mod common;
 mod container;
