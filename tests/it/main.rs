@@ -12,6 +12,7 @@ mod groups;
 mod keys;
 mod lab;
 mod oversight;
+mod props;
 mod rerobots;
 mod robot;
 mod sshd;
