@@ -7,6 +7,7 @@ mod burst;
 mod cli;
 mod common;
 mod container;
+mod crash;
 mod foundation;
 mod groups;
 mod keys;
