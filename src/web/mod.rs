@@ -62,11 +62,13 @@ impl Templates {
     /// Renders a whole template, or one named block of it.
     pub fn render(&self, name: &str, block: Option<&str>, ctx: Value) -> Result<String, AppError> {
         let tmpl = self.env.get_template(name)?;
-        // `eval_to_state` sets up the blocks without rendering the whole page, which is all a
-        // fragment needs; its replacement renders everything first.
-        #[allow(deprecated)]
         Ok(match block {
-            Some(block) => tmpl.eval_to_state(ctx)?.render_block(block)?,
+            Some(block) => {
+                // A block can only be rendered from the state of a run of its template; the
+                // run's own output goes nowhere (what minijinja 2's `eval_to_state` did).
+                let mut run = tmpl.render_captured_to(ctx, std::io::sink())?;
+                run.with_state_mut(|state| state.render_block(block))?
+            }
             None => tmpl.render(ctx)?,
         })
     }

@@ -126,7 +126,7 @@ impl View {
         View {
             template: name,
             block: None,
-            ctx: Value::from_serialize(&ctx),
+            ctx: Value::from(minijinja::value::Serde(ctx)),
             status: Status::Ok,
             headers: Vec::new(),
             toast: None,
@@ -174,8 +174,9 @@ impl<'r> Responder<'r, 'static> for View {
         };
         let session = req.local_cache(|| None::<Session>).as_ref();
         let flash = take_flash(req);
-        let me =
-            session.map(|s| context! { username => s.user.username, is_admin => s.user.is_admin });
+        let me = session.map(
+            |s| context! { username => s.user.username.as_str(), is_admin => s.user.is_admin },
+        );
         let ctx = context! {
             me,
             csrf_token => session.map(|s| s.csrf.clone()),
