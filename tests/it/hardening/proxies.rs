@@ -1,10 +1,12 @@
 //! Finding 5: `LABGATE_IP_HEADER` is believed only from `LABGATE_TRUSTED_PROXIES`; any other
 //! peer is throttled by its own address, whatever the header says.
 
-use std::time::Duration;
+use std::io::Read;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use super::running::{status_of, Running};
-use crate::common::{cli, labgate_bin};
+use crate::common::{cli, free_port, labgate_bin};
 
 /// One sign-in with a wrong password, claiming to come from `claimed`; the answer's status.
 fn wrong_login(url: &str, claimed: &str) -> u16 {
@@ -81,14 +83,30 @@ fn a_trusted_proxy_names_the_client() {
 fn a_bad_trusted_proxy_list_stops_the_start_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     for bad in ["10.0.0.0/33", "lab.example.org", "fd00::/200"] {
-        let out = std::process::Command::new(labgate_bin())
-            .args(["serve", "--port", "1", "--data"])
+        let mut child = std::process::Command::new(labgate_bin())
+            .args(["serve", "--port", &free_port().to_string(), "--data"])
             .arg(dir.path().join("data"))
             .env("LABGATE_TRUSTED_PROXIES", bad)
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .expect("run labgate");
-        assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
+        // A server that ignores the list would start and keep running: stopped, it fails.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("labgate serve started with LABGATE_TRUSTED_PROXIES={bad}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(!status.success());
+        let mut err = String::new();
+        child.stderr.take().expect("stderr").read_to_string(&mut err).unwrap();
         assert!(err.contains("LABGATE_TRUSTED_PROXIES") && err.contains(bad), "{err}");
     }
 }
