@@ -84,7 +84,12 @@ impl Logger {
             return false;
         }
         let ours = target.starts_with("labgate") && !target.ends_with("::_");
-        meta.level() <= if ours { self.level } else { log::LevelFilter::Error }
+        meta.level()
+            <= if ours {
+                self.level
+            } else {
+                log::LevelFilter::Error
+            }
     }
 }
 
@@ -142,7 +147,10 @@ mod tests {
         assert_eq!(escape("x\nFORGED"), "x\\nFORGED");
         assert_eq!(escape("a\r\n\tb"), "a\\r\\n\\tb");
         assert_eq!(escape("\u{202e}gnp.exe"), "\\u{202e}gnp.exe");
-        assert_eq!(escape("a\u{2028}b\u{85}c\u{1b}[31m"), "a\\u{2028}b\\u{85}c\\u{1b}[31m");
+        assert_eq!(
+            escape("a\u{2028}b\u{85}c\u{1b}[31m"),
+            "a\\u{2028}b\\u{85}c\\u{1b}[31m"
+        );
         // The escape character itself is escaped, so "\n" typed by a client reads as typed.
         assert_eq!(escape("a\\nb"), "a\\\\nb");
         assert!(!escape("é ü 字").contains('\\'));

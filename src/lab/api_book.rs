@@ -59,7 +59,9 @@ impl Refusal {
 impl From<AppError> for Refusal {
     fn from(e: AppError) -> Refusal {
         match &e {
-            AppError::Internal(d) | AppError::Unavailable(d) => tracing::error!("api: {}", crate::logging::escape(d)),
+            AppError::Internal(d) | AppError::Unavailable(d) => {
+                tracing::error!("api: {}", crate::logging::escape(d))
+            }
             _ => {}
         }
         Refusal::new(e.status(), e.public_message())

@@ -170,13 +170,21 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>, AppError> {
 /// The largest of Rocket's data limits: no body longer than this can be taken by any route.
 fn largest_body(client: &Client) -> u64 {
     let limits = &client.rocket().config().limits;
-    ["form", "data-form", "file", "json", "msgpack", "string", "bytes"]
-        .iter()
-        .filter_map(|name| limits.get(name))
-        .map(|size| size.as_u64())
-        .max()
-        .unwrap_or(0)
-        .max(1 << 20)
+    [
+        "form",
+        "data-form",
+        "file",
+        "json",
+        "msgpack",
+        "string",
+        "bytes",
+    ]
+    .iter()
+    .filter_map(|name| limits.get(name))
+    .map(|size| size.as_u64())
+    .max()
+    .unwrap_or(0)
+    .max(1 << 20)
 }
 
 /// Serves one connection until it closes, breaks a deadline, or the server stops.
@@ -279,8 +287,11 @@ impl Front {
         if declared.is_some_and(|len| len > self.body_cap) {
             return refuse(413, "the request body is too large");
         }
-        let body = match timeout(BODY_TIMEOUT, Limited::new(body, self.body_cap as usize).collect())
-            .await
+        let body = match timeout(
+            BODY_TIMEOUT,
+            Limited::new(body, self.body_cap as usize).collect(),
+        )
+        .await
         {
             Ok(Ok(collected)) => collected.to_bytes(),
             Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
@@ -420,7 +431,11 @@ impl WriteStallGuard {
         }
     }
 
-    fn progress<T>(&mut self, poll: Poll<io::Result<T>>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+    fn progress<T>(
+        &mut self,
+        poll: Poll<io::Result<T>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<T>> {
         match poll {
             Poll::Pending => self.on_pending(cx),
             ready => {
@@ -442,7 +457,11 @@ impl AsyncRead for WriteStallGuard {
 }
 
 impl AsyncWrite for WriteStallGuard {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.stream).poll_write(cx, buf);
         this.progress(poll, cx)

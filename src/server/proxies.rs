@@ -21,7 +21,9 @@ impl Cidr {
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.bits)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -39,7 +41,9 @@ impl FromStr for Cidr {
             None => (text, None),
         };
         let network: IpAddr = addr.parse().map_err(|_| {
-            format!("{text:?} is not an IP address or network (e.g. 10.0.0.0/8, 192.168.1.5, fd00::/8)")
+            format!(
+                "{text:?} is not an IP address or network (e.g. 10.0.0.0/8, 192.168.1.5, fd00::/8)"
+            )
         })?;
         let network = network.to_canonical();
         let max = if network.is_ipv4() { 32 } else { 128 };
@@ -164,7 +168,14 @@ mod tests {
 
     #[test]
     fn bad_entries_are_refused_with_the_entry_named() {
-        for bad in ["10.0.0.0/33", "::/129", "10.0.0/8", "example.org", "10.0.0.0/x", "1.2.3.4/-1"] {
+        for bad in [
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0/8",
+            "example.org",
+            "10.0.0.0/x",
+            "1.2.3.4/-1",
+        ] {
             let err = bad.parse::<TrustedProxies>().unwrap_err();
             assert!(err.starts_with("LABGATE_TRUSTED_PROXIES: "), "{err}");
             assert!(err.contains(bad), "{err}");
@@ -176,12 +187,21 @@ mod tests {
         let loopback = TrustedProxies::loopback();
         assert!(loopback.trusts(ip("127.3.4.5")));
         // Trusted peer: the header names the client.
-        assert_eq!(loopback.client_ip(ip("127.0.0.1"), Some("203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(
+            loopback.client_ip(ip("127.0.0.1"), Some("203.0.113.9")),
+            ip("203.0.113.9")
+        );
         // Anyone else: its own address, whatever it claims.
-        assert_eq!(loopback.client_ip(ip("198.51.100.7"), Some("203.0.113.9")), ip("198.51.100.7"));
+        assert_eq!(
+            loopback.client_ip(ip("198.51.100.7"), Some("203.0.113.9")),
+            ip("198.51.100.7")
+        );
         // No header, or garbage: the peer.
         assert_eq!(loopback.client_ip(ip("127.0.0.1"), None), ip("127.0.0.1"));
-        assert_eq!(loopback.client_ip(ip("127.0.0.1"), Some("nonsense")), ip("127.0.0.1"));
+        assert_eq!(
+            loopback.client_ip(ip("127.0.0.1"), Some("nonsense")),
+            ip("127.0.0.1")
+        );
         // A forwarded list: the rightmost address that is not a proxy of ours.
         assert_eq!(
             loopback.client_ip(ip("127.0.0.1"), Some("1.1.1.1, 203.0.113.9, 127.0.0.2")),

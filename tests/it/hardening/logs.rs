@@ -55,7 +55,10 @@ fn ids_in_admin_urls_cannot_forge_log_lines() {
     ] {
         let status = status_of(
             agent()
-                .post(&format!("{}/admin/deployments/{forged}/disable", server.url))
+                .post(&format!(
+                    "{}/admin/deployments/{forged}/disable",
+                    server.url
+                ))
                 .set("Cookie", &cookie)
                 .set("Content-Type", "application/x-www-form-urlencoded")
                 .send_string(&form(&[("csrf_token", &csrf)])),
@@ -65,11 +68,17 @@ fn ids_in_admin_urls_cannot_forge_log_lines() {
     assert!(server.log_shows("FORGED line three"), "{}", server.log());
     let log = server.log();
     for line in log.lines() {
-        assert!(!line.trim_start().starts_with("FORGED"), "forged line: {log}");
+        assert!(
+            !line.trim_start().starts_with("FORGED"),
+            "forged line: {log}"
+        );
         assert!(!line.contains('\u{2028}') && !line.contains('\r'), "{log}");
     }
     // Still there, readably escaped: the operator sees what was sent.
-    assert!(log.contains("no robot with id x\\nFORGED line one"), "{log}");
+    assert!(
+        log.contains("no robot with id x\\nFORGED line one"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -97,11 +106,17 @@ fn no_secret_reaches_the_log_by_any_channel() {
     let session = session_of(&login);
     assert_ne!(web_login(&url, "carol", wrong_password).status(), 303);
     let a = agent();
-    status_of(a.get(&format!("{url}/login?password={wrong_password}")).call());
+    status_of(
+        a.get(&format!("{url}/login?password={wrong_password}"))
+            .call(),
+    );
 
     // The token: query string, Authorization header, cookie, form body.
     assert_eq!(
-        status_of(a.get(&format!("{url}/api/sshkeys?access_token={token}")).call()),
+        status_of(
+            a.get(&format!("{url}/api/sshkeys?access_token={token}"))
+                .call()
+        ),
         401
     );
     assert_eq!(
@@ -158,7 +173,11 @@ fn no_secret_reaches_the_log_by_any_channel() {
             .call(),
     );
 
-    assert!(server.log_shows("GET /api/revoke/[token] "), "{}", server.log());
+    assert!(
+        server.log_shows("GET /api/revoke/[token] "),
+        "{}",
+        server.log()
+    );
     let log = server.log();
     // The request lines are there (so the log was captured at debug), without their queries.
     assert!(log.contains("GET /api/sshkeys 401 "), "{log}");
@@ -179,6 +198,9 @@ fn no_secret_reaches_the_log_by_any_channel() {
     secrets.extend(key_lines);
     for secret in secrets {
         assert!(!log.contains(secret), "{secret:?} is in the log:\n{log}");
-        assert!(!log.contains(&urlencode(secret)), "{secret:?} (encoded) in the log");
+        assert!(
+            !log.contains(&urlencode(secret)),
+            "{secret:?} (encoded) in the log"
+        );
     }
 }

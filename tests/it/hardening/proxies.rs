@@ -68,7 +68,10 @@ fn a_peer_that_is_not_a_trusted_proxy_cannot_choose_its_address() {
     let (server, _dir) = server_with(Some("10.0.0.0/8, fd00::/8"));
     let statuses = six_claims(&server.url);
     assert_eq!(&statuses[..5], &[401; 5], "{statuses:?}");
-    assert_eq!(statuses[5], 429, "throttled by its own address: {statuses:?}");
+    assert_eq!(
+        statuses[5], 429,
+        "throttled by its own address: {statuses:?}"
+    );
 }
 
 #[test]
@@ -76,7 +79,11 @@ fn a_trusted_proxy_names_the_client() {
     // The default trusts this machine, as a reverse proxy on it would be.
     let (server, _dir) = server_with(None);
     let statuses = six_claims(&server.url);
-    assert_eq!(statuses, vec![401; 6], "six different clients: {statuses:?}");
+    assert_eq!(
+        statuses,
+        vec![401; 6],
+        "six different clients: {statuses:?}"
+    );
 }
 
 #[test]
@@ -106,7 +113,15 @@ fn a_bad_trusted_proxy_list_stops_the_start_with_a_clear_message() {
         };
         assert!(!status.success());
         let mut err = String::new();
-        child.stderr.take().expect("stderr").read_to_string(&mut err).unwrap();
-        assert!(err.contains("LABGATE_TRUSTED_PROXIES") && err.contains(bad), "{err}");
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(
+            err.contains("LABGATE_TRUSTED_PROXIES") && err.contains(bad),
+            "{err}"
+        );
     }
 }

@@ -76,7 +76,9 @@ fn a_minute_of_load_gets_no_errors_and_memory_levels_off() {
                     req = req.set(name, value);
                 }
                 let problem = match req.call() {
-                    Ok(resp) if resp.status() == 200 => resp.into_string().err().map(|e| e.to_string()),
+                    Ok(resp) if resp.status() == 200 => {
+                        resp.into_string().err().map(|e| e.to_string())
+                    }
                     Ok(resp) => Some(format!("status {}", resp.status())),
                     Err(e) => Some(e.to_string()),
                 };

@@ -57,7 +57,10 @@ fn headers_that_stop_halfway_or_trickle_are_cut_off() {
     halfway
         .write_all(b"GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
         .unwrap();
-    assert!(read_until_closed(&mut halfway).is_some(), "headers stopped halfway");
+    assert!(
+        read_until_closed(&mut halfway).is_some(),
+        "headers stopped halfway"
+    );
 
     // A byte every half second never finishes the head; the deadline counts from the start.
     let mut trickle = connect(&server);
@@ -71,7 +74,10 @@ fn headers_that_stop_halfway_or_trickle_are_cut_off() {
             }
         }
     });
-    assert!(read_until_closed(&mut trickle).is_some(), "trickled headers");
+    assert!(
+        read_until_closed(&mut trickle).is_some(),
+        "trickled headers"
+    );
 }
 
 #[test]
@@ -87,7 +93,10 @@ fn a_body_that_stops_halfway_is_answered_408_and_closed() {
     let answer = read_until_closed(&mut stream).expect("a stalled body was still open");
     let text = String::from_utf8_lossy(&answer);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
-    assert!(text.contains("error_message"), "API answers in JSON: {text}");
+    assert!(
+        text.contains("error_message"),
+        "API answers in JSON: {text}"
+    );
 }
 
 #[test]
@@ -114,24 +123,28 @@ fn the_front_refuses_what_it_cannot_hand_on_with_a_clear_answer() {
         String::from_utf8_lossy(&answer).into_owned()
     };
     // A header value that is not UTF-8.
-    let text = ask(b"GET /alive HTTP/1.1\r\nHost: x\r\nX-Bad: \xff\xfe\r\nConnection: close\r\n\r\n");
+    let text =
+        ask(b"GET /alive HTTP/1.1\r\nHost: x\r\nX-Bad: \xff\xfe\r\nConnection: close\r\n\r\n");
     assert!(text.starts_with("HTTP/1.1 400"), "{text}");
     assert!(text.contains("UTF-8"), "{text}");
     // A body declared larger than any route takes: refused before it is read.
-    let text = ask(
-        b"POST /api/sshkeys HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n",
-    );
+    let text = ask(b"POST /api/sshkeys HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n");
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     assert!(text.contains("{\"error_message\":"), "{text}");
     // An absolute-form target reaches the route by its path.
-    let text = ask(b"GET http://elsewhere.example/alive HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let text =
+        ask(b"GET http://elsewhere.example/alive HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     // HEAD: the length of the GET answer, no body.
     let text = ask(b"HEAD /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     let length: usize = text
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        })
         .expect("content-length")
         .trim()
         .parse()
@@ -181,7 +194,11 @@ fn a_thousand_silent_connections_leave_alive_and_robot_lookups_answering() {
     );
     let robot = fixture::add_robot(&fixture::db(&data), "ur5e", "root");
     let silent = hold_silent(&server, 1000);
-    assert!(silent.len() >= 900, "only {} connections opened", silent.len());
+    assert!(
+        silent.len() >= 900,
+        "only {} connections opened",
+        silent.len()
+    );
     assert_eq!(alive_and_lookup(&server, &robot), (200, 200));
     drop(silent);
 }
@@ -200,5 +217,41 @@ fn with_a_hard_limit_of_256_silent_connections_only_delay_the_answers() {
     assert_eq!(alive_and_lookup(&server, &robot), (200, 200));
     assert!(server.is_running());
     drop(silent);
-    assert!(server.log().contains("cannot accept connections"), "{}", server.log());
+    assert!(
+        server.log().contains("cannot accept connections"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn sigterm_stops_the_server_promptly_and_cleanly_even_with_connections_open() {
+    let (mut server, _dir) = served();
+    // An idle kept-alive connection and a silent one must not hold the stop up.
+    let mut idle = connect(&server);
+    idle.write_all(b"GET /alive HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    assert!(idle.read(&mut buf).unwrap() > 0);
+    let _silent = connect(&server);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    // Well under the head deadline, which would close both connections anyway.
+    let deadline = std::time::Instant::now() + Duration::from_secs(4);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running after SIGTERM: {}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}: {}", server.log());
+    assert!(server.log_shows("labgate stopped"), "{}", server.log());
 }
