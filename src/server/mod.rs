@@ -265,18 +265,18 @@ impl Front {
         let Some(target) = parts.uri.path_and_query() else {
             return refuse(400, "the request target is not a path");
         };
-        let Ok(origin) = Origin::parse_owned(target.as_str().to_owned()) else {
+        if Origin::parse(target.as_str()).is_err() {
             return refuse(400, "the request target is not a valid path");
-        };
+        }
         let Ok(method) = parts.method.as_str().parse::<Method>() else {
             return refuse(400, "unknown request method");
         };
-        let mut headers = Vec::with_capacity(parts.headers.len());
-        for (name, value) in &parts.headers {
-            let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
-                return refuse(400, "a header value is not UTF-8 text");
-            };
-            headers.push((name.as_str().to_owned(), value.to_owned()));
+        if parts
+            .headers
+            .values()
+            .any(|value| std::str::from_utf8(value.as_bytes()).is_err())
+        {
+            return refuse(400, "a header value is not UTF-8 text");
         }
 
         let declared = parts
@@ -308,20 +308,27 @@ impl Front {
         } else {
             method
         };
-        let mut request = self.client.req(dispatched, origin).remote(remote);
-        for (name, value) in headers {
-            if name == "cookie" {
+        // Target, headers and cookies are lent to Rocket's request, not copied: `parts`
+        // outlives it.
+        let mut request = self.client.req(dispatched, target.as_str()).remote(remote);
+        for (name, value) in &parts.headers {
+            let Ok(value) = std::str::from_utf8(value.as_bytes()) else {
+                continue;
+            };
+            if name == hyper::header::COOKIE {
                 for piece in value.split(';').map(str::trim) {
-                    if let Ok(cookie) = Cookie::parse_encoded(piece.to_owned()) {
+                    if let Ok(cookie) = Cookie::parse_encoded(piece) {
                         request = request.cookie(cookie);
                     }
                 }
-            } else if name == "host" {
-                if let Ok(host) = Host::parse_owned(value.clone()) {
+            } else if name == hyper::header::HOST {
+                if let Ok(host) = Host::parse(value) {
                     request.inner_mut().set_host(host);
                 }
             }
-            request.add_header(Header::new(name, value));
+            request
+                .inner_mut()
+                .add_header(Header::new(name.as_str(), value));
         }
         request.set_body(body);
         let response = request.dispatch().await;
