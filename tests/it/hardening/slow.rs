@@ -255,3 +255,25 @@ fn sigterm_stops_the_server_promptly_and_cleanly_even_with_connections_open() {
     assert!(status.success(), "{status}: {}", server.log());
     assert!(server.log_shows("labgate stopped"), "{}", server.log());
 }
+
+#[test]
+#[ignore = "slow: waits out the write deadline"]
+fn a_client_that_stops_reading_answers_is_cut_off() {
+    let (server, _dir) = served();
+    let mut stream = connect(&server);
+    // 600 pipelined asks for a 51 KiB file: about 30 MiB of answers, far more than the socket
+    // buffers hold, so the server's writes stall while this client reads nothing.
+    let asks = 600;
+    let ask = b"GET /static/htmx.min.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(asks);
+    stream.write_all(&ask).unwrap();
+    std::thread::sleep(Duration::from_secs(20));
+    // Past the stall bound the server has given up: what the buffers held arrives, then the
+    // close, long before all 600 answers (which a server without the bound would now send).
+    let got = read_until_closed(&mut stream).expect("closed after the stall");
+    let answers = got.windows(15).filter(|w| w == b"HTTP/1.1 200 OK").count();
+    assert!(answers > 0, "some answers were sent before the stall");
+    assert!(
+        answers < asks,
+        "all {answers} answers came: the stalled write was never cut"
+    );
+}
