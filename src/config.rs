@@ -24,6 +24,8 @@ pub struct Config {
     pub token_max_seconds: Option<i64>,
     /// Header carrying the client address when labgate runs behind a reverse proxy.
     pub ip_header: Option<String>,
+    /// Peers whose `ip_header` is believed; everyone else is known by their own address.
+    pub trusted_proxies: crate::server::proxies::TrustedProxies,
 }
 
 impl Config {
@@ -39,6 +41,7 @@ impl Config {
             token_issuer: None,
             token_max_seconds: None,
             ip_header: None,
+            trusted_proxies: crate::server::proxies::TrustedProxies::loopback(),
         }
     }
 

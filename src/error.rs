@@ -6,6 +6,7 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use std::io::Cursor;
 
+use crate::logging::escape;
 use crate::web;
 
 /// What can go wrong while answering a request.
@@ -129,11 +130,18 @@ pub fn is_api(req: &Request<'_>) -> bool {
 impl<'r> Responder<'r, 'static> for AppError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let status = self.status();
+        // Paths and messages carry what the client sent (ids, names): escaped, so they can
+        // never start a log line of their own.
+        let path = escape(req.uri().path().as_str());
         match &self {
             AppError::Internal(d) | AppError::Unavailable(d) => {
-                tracing::error!("{} {}: {d}", req.method(), req.uri().path())
+                tracing::error!("{} {path}: {}", req.method(), escape(d))
             }
-            other => tracing::info!("{} {}: {status}: {other}", req.method(), req.uri().path()),
+            other => tracing::info!(
+                "{} {path}: {status}: {}",
+                req.method(),
+                escape(&other.to_string())
+            ),
         }
         if is_api(req) {
             return json_error(status, self.public_message());

@@ -10,7 +10,9 @@ pub mod error;
 pub mod health;
 pub mod keys;
 pub mod lab;
+pub mod logging;
 pub mod robot;
+pub mod server;
 pub mod text;
 pub mod tokens;
 pub mod web;
@@ -126,14 +128,14 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         .merge(("address", config.address))
         .merge(("port", config.port))
         .merge(("cli_colors", false))
-        // Release builds default to "critical", which would hide the first-start message.
-        .merge(("log_level", rocket::config::LogLevel::Normal))
-        .merge(("ident", "labgate"));
-    // Rocket trusts X-Real-IP by default; only a configured proxy header may name the client.
-    let figment = match &config.ip_header {
-        Some(header) => figment.merge(("ip_header", header.as_str())),
-        None => figment.merge(("ip_header", false)),
-    };
+        // Rocket's own records are for its internals only: `labgate serve` installs labgate's
+        // logger first (crate::logging), which keeps them to errors; this is the level of
+        // Rocket's logger where none was installed (the in-process tests).
+        .merge(("log_level", rocket::config::LogLevel::Critical))
+        .merge(("ident", "labgate"))
+        // The front server (crate::server) decides the client's address, from the peer and the
+        // trusted proxies, and hands it over as the remote address.
+        .merge(("ip_header", false));
     let url = config.public_url.clone();
     let config_for_log = config.clone();
     let password_file = auth::routes::initial_password_file(&config);

@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 
 use labgate::config::{default_public_url, Config};
 use labgate::error::AppError;
+use labgate::logging::LogLevel;
+use labgate::server::proxies::TrustedProxies;
 
 #[derive(Parser)]
 #[command(
@@ -62,6 +64,17 @@ struct ServeArgs {
     /// Header with the client address, when behind a reverse proxy (e.g. X-Real-IP).
     #[arg(long, env = "LABGATE_IP_HEADER")]
     ip_header: Option<String>,
+    /// Addresses or networks (comma-separated, e.g. 10.0.0.0/8,fd00::/8) whose --ip-header
+    /// is believed; other peers are known by their own address.
+    #[arg(
+        long,
+        env = "LABGATE_TRUSTED_PROXIES",
+        default_value = "127.0.0.0/8,::1"
+    )]
+    trusted_proxies: TrustedProxies,
+    /// How much to log: error, warn, info, or debug (adds one line per request).
+    #[arg(long, env = "LABGATE_LOG", value_enum, default_value = "info")]
+    log: LogLevel,
 }
 
 #[derive(Args)]
@@ -73,6 +86,7 @@ struct BackupArgs {
 }
 
 fn serve(args: ServeArgs) -> Result<(), AppError> {
+    labgate::logging::init(args.log);
     let public_url = args
         .public_url
         .map(|u| u.trim_end_matches('/').to_owned())
@@ -85,11 +99,10 @@ fn serve(args: ServeArgs) -> Result<(), AppError> {
         token_issuer: None,
         token_max_seconds: args.token_max_seconds,
         ip_header: args.ip_header,
+        trusted_proxies: args.trusted_proxies,
     };
-    let rocket = labgate::build(config)?;
-    rocket::execute(rocket.launch())
-        .map(|_| ())
-        .map_err(|e| AppError::internal(format!("the server stopped: {e}")))
+    let rocket = labgate::build(config.clone())?;
+    labgate::server::serve(rocket, &config)
 }
 
 /// Whether this run is `labgate authorized-keys ...`, the command sshd runs.

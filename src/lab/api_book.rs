@@ -59,7 +59,9 @@ impl Refusal {
 impl From<AppError> for Refusal {
     fn from(e: AppError) -> Refusal {
         match &e {
-            AppError::Internal(d) | AppError::Unavailable(d) => tracing::error!("api: {d}"),
+            AppError::Internal(d) | AppError::Unavailable(d) => {
+                tracing::error!("api: {}", crate::logging::escape(d))
+            }
             _ => {}
         }
         Refusal::new(e.status(), e.public_message())
@@ -71,9 +73,9 @@ impl<'r> Responder<'r, 'static> for Refusal {
         tracing::info!(
             "{} {}: {}: {}",
             req.method(),
-            req.uri().path(),
+            crate::logging::escape(req.uri().path().as_str()),
             self.status,
-            self.message
+            crate::logging::escape(&self.message)
         );
         let body = if self.message == instances::BUSY {
             json!({ "result_message": self.message })

@@ -10,6 +10,7 @@ mod container;
 mod crash;
 mod foundation;
 mod groups;
+mod hardening;
 mod keys;
 mod lab;
 mod oversight;
