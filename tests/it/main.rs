@@ -8,6 +8,7 @@ mod common;
 mod container;
 mod foundation;
 mod groups;
+mod hardening;
 mod keys;
 mod lab;
 mod oversight;

@@ -1,0 +1,3 @@
+//! Hardening suites (issue 12): the route walk.
+
+mod walk;
