@@ -149,6 +149,7 @@ pub fn build(config: Config) -> Result<Rocket<Build>, AppError> {
         .manage(auth::throttle::Throttle::default())
         .manage(tokens::TokenCache::default())
         .manage(auth::SessionCache::default())
+        .manage(keys::KeyListCache::with_capacity(keys::KEY_LISTS_CACHED))
         .attach(web::Compression)
         .attach(web::SecurityHeaders)
         .attach(AdHoc::on_liftoff("announce", move |_| {

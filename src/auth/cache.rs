@@ -8,7 +8,8 @@
 //! and ending a booking take effect on the very next request, exactly as without the cache;
 //! the cache only helps while the database is not being written, which is most of the time.
 //! Entries are keyed by the SHA-256 of the secret, never the secret itself, and end at the
-//! credential's own expiry or the `until` their owner sets, whichever comes first.
+//! credential's own expiry or the `until` their owner sets, whichever comes first. The same
+//! rule keeps a member's key list for the `/sshkeys` page ([`crate::keys::KeyListCache`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,6 +25,8 @@ const MAX_ENTRIES: usize = 10_000;
 /// A cache of identified credentials, valid while the database is unchanged.
 pub struct AuthCache<V> {
     state: Mutex<State<V>>,
+    /// Entries kept at most.
+    max: usize,
 }
 
 struct State<V> {
@@ -43,16 +46,22 @@ pub fn key_of(secret: &str) -> [u8; 32] {
 
 impl<V: Clone> Default for AuthCache<V> {
     fn default() -> Self {
+        AuthCache::with_capacity(MAX_ENTRIES)
+    }
+}
+
+impl<V: Clone> AuthCache<V> {
+    /// A cache that keeps at most `max` entries (for values larger than a credential's).
+    pub fn with_capacity(max: usize) -> Self {
         AuthCache {
             state: Mutex::new(State {
                 version: None,
                 entries: HashMap::new(),
             }),
+            max,
         }
     }
-}
 
-impl<V: Clone> AuthCache<V> {
     /// The entry for `key` if the database is unchanged since it was stored and `now` is before
     /// its end; also what the lookup saw, to pass to [`AuthCache::put`] after a database read.
     pub fn get(&self, db: &Db, key: &[u8; 32], now: i64) -> (Option<V>, Seen) {
@@ -88,7 +97,7 @@ impl<V: Clone> AuthCache<V> {
         if state.version != Some(version) {
             return;
         }
-        if state.entries.len() >= MAX_ENTRIES {
+        if state.entries.len() >= self.max {
             state.entries.clear();
         }
         state.entries.insert(key, (value, until));

@@ -92,6 +92,35 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SshKey> {
     })
 }
 
+/// Key lists already read, per user, while the database is unchanged (the same rule as for
+/// sessions and tokens: see [`crate::auth::cache`]), so showing the `/sshkeys` page again needs
+/// no trip to the database. Any commit, by this server or the command line, empties it.
+pub type KeyListCache = crate::auth::cache::AuthCache<Vec<SshKey>>;
+
+/// Users whose key lists [`KeyListCache`] keeps at most (a list can be a few hundred KiB).
+pub const KEY_LISTS_CACHED: usize = 1_000;
+
+/// How long a cached key list is trusted at most, even while the database is unchanged.
+const KEY_LIST_SECONDS: i64 = 60;
+
+/// [`list_for`], from `cache` while the database has not changed since it was read.
+pub async fn cached_list_for(
+    db: &Db,
+    cache: &KeyListCache,
+    user: &User,
+) -> Result<Vec<SshKey>, AppError> {
+    let key = crate::auth::cache::key_of(&format!("ssh keys of user {}", user.id));
+    let t = now();
+    let (found, seen) = cache.get(db, &key, t);
+    if let Some(keys) = found {
+        return Ok(keys);
+    }
+    let u = user.clone();
+    let keys = db.run(move |conn| list_for(conn, &u)).await?;
+    cache.put(seen, key, keys.clone(), t + KEY_LIST_SECONDS);
+    Ok(keys)
+}
+
 /// The user's keys, newest first.
 pub fn list_for(conn: &Connection, user: &User) -> Result<Vec<SshKey>, AppError> {
     let mut stmt = conn.prepare_cached(select_keys!(

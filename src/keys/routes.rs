@@ -5,7 +5,7 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::{get, post, routes, Responder, Route, State};
 use serde::Serialize;
 
-use super::{Field, SshKey};
+use super::{Field, KeyListCache, SshKey};
 use crate::auth::{users, ClientAddr, CsrfForm, NoFields, User};
 use crate::db::Db;
 use crate::error::AppError;
@@ -48,10 +48,21 @@ async fn page_ctx(db: &Db, user: &User, form: FormCtx) -> Result<PageCtx, AppErr
     })
 }
 
-/// The page; for htmx, the list alone (to refresh it in place).
+/// The page; for htmx, the list alone (to refresh it in place). The list comes from the
+/// [`KeyListCache`] while the database is unchanged.
 #[get("/sshkeys")]
-async fn get_keys(user: User, hx: Htmx, db: &State<Db>) -> Result<View, AppError> {
-    let ctx = page_ctx(db, &user, FormCtx::default()).await?;
+async fn get_keys(
+    user: User,
+    hx: Htmx,
+    db: &State<Db>,
+    lists: &State<KeyListCache>,
+) -> Result<View, AppError> {
+    let ctx = PageCtx {
+        keys: super::cached_list_for(db, lists, &user).await?,
+        form: FormCtx::default(),
+        oob: false,
+        new_id: None,
+    };
     Ok(View::new(PAGE, ctx).htmx_block(hx, "list"))
 }
 

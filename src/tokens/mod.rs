@@ -276,6 +276,31 @@ pub fn list_active_page(
     Ok((tokens, more))
 }
 
+/// How a token just made (`new_id`, the newest) changes the first page of the table: whether
+/// it is the user's only active token (the page showed the empty state), and which token it
+/// pushed from the first page to the second, if any. Two index walks of at most a page.
+pub fn first_page_change(
+    conn: &Connection,
+    user: &User,
+    new_id: &str,
+) -> Result<(bool, Option<String>), AppError> {
+    let t = now();
+    let others: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM tokens
+             WHERE user_id = ?1 AND revoked IS NULL AND expires > ?2 AND id <> ?3)",
+        )?
+        .query_row(params![user.id, t, new_id], |r| r.get(0))?;
+    let dropped = conn
+        .prepare_cached(
+            "SELECT id FROM tokens WHERE user_id = ?1 AND revoked IS NULL AND expires > ?2
+             ORDER BY rowid DESC LIMIT 1 OFFSET ?3",
+        )?
+        .query_row(params![user.id, t, PAGE_SIZE], |r| r.get(0))
+        .optional()?;
+    Ok((!others, dropped))
+}
+
 /// All of the user's active tokens, newest first.
 pub fn list_active(conn: &Connection, user: &User) -> Result<Vec<TokenInfo>, AppError> {
     let mut stmt = conn.prepare_cached(

@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use super::jwt::SigningKey;
 use super::{
-    describe_duration, draft, get_active, list_active_page, max_seconds, record, revoke, text_of,
-    TokenInfo, Via, DEFAULT_DURATION, DURATIONS,
+    describe_duration, draft, first_page_change, get_active, list_active_page, max_seconds, record,
+    revoke, text_of, TokenInfo, Via, DEFAULT_DURATION, DURATIONS,
 };
 use crate::auth::{ClientAddr, CsrfForm, User};
 use crate::config::Config;
@@ -211,12 +211,46 @@ struct MakeForm {
     scope: String,
 }
 
+/// The page of the tokens table the browser shows, read from htmx's `HX-Current-URL`
+/// (`/tokens?page=N`); 0 when it says nothing else.
+struct ShownPage(i64);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ShownPage {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let page = req
+            .headers()
+            .get_one("HX-Current-URL")
+            .and_then(|url| url.split_once('?'))
+            .and_then(|(_, query)| query.split('&').find_map(|p| p.strip_prefix("page=")))
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(0);
+        Outcome::Success(ShownPage(page))
+    }
+}
+
+/// What the htmx answer to "make API token" sends: a fresh form, the new row (or, when the
+/// table was empty or the browser shows a later page, the whole first page), the row it pushed
+/// off the first page, and the panel with the new token.
+#[derive(Serialize)]
+struct MadeCtx {
+    /// Only the new row goes in, at the top of the table on the page.
+    row_only: bool,
+    /// The token the new one pushed to the second page: its row leaves.
+    dropped: Option<String>,
+    #[serde(flatten)]
+    page: PageCtx,
+}
+
 #[post("/tokens", data = "<form>")]
 async fn post_tokens(
     addr: ClientAddr,
     user: User,
     form: CsrfForm<MakeForm>,
     hx: Htmx,
+    shown_page: ShownPage,
     state: Deps<'_>,
 ) -> Result<Reply, AppError> {
     let MakeForm {
@@ -234,6 +268,9 @@ async fn post_tokens(
             .parse::<i64>()
             .map_err(|_| "choose a duration from the list".to_owned()),
     };
+    // For htmx, what the answer needs is read in the same transaction, so that making a token
+    // costs one trip to the database either way.
+    let answer_htmx = hx.0;
     let made = async {
         let seconds = parsed.clone().map_err(AppError::Invalid)?;
         let draft = draft(state.key, state.config, &user, seconds, &scope, &note)?;
@@ -242,12 +279,20 @@ async fn post_tokens(
             .db
             .write(move |tx| {
                 record(tx, &c, &u, &draft, Via::Web(address.as_deref()))?;
-                Ok(draft.info)
+                let placed = if answer_htmx {
+                    Some((
+                        max_seconds(tx, &c)?,
+                        first_page_change(tx, &u, &draft.info.id)?,
+                    ))
+                } else {
+                    None
+                };
+                Ok((draft, placed))
             })
             .await
     };
-    let info = match made.await {
-        Ok(info) => info,
+    let (draft, placed) = match made.await {
+        Ok(made) => made,
         Err(AppError::Invalid(message)) => {
             let form = FormCtx {
                 duration: parsed.unwrap_or(DEFAULT_DURATION),
@@ -263,14 +308,49 @@ async fn post_tokens(
         }
         Err(e) => return Err(e),
     };
-    if !hx.0 {
+    let Some((max, (alone, dropped))) = placed else {
         return Ok(SeeOther::with_flash(
-            format!("/tokens/{}", info.id),
+            format!("/tokens/{}", draft.info.id),
             "API token made. Copy it or download jwt.txt below; it works until it expires or you revoke it.",
         )
         .into());
-    }
-    let ctx = page(&state, &user, Some(info.id), None).await?;
+    };
+    let ctx = if alone || shown_page.0 != 0 {
+        // The table is not on the page (empty state), or it shows other tokens: the first page
+        // replaces it, as the whole list is small or the browser asked for another one.
+        MadeCtx {
+            row_only: false,
+            dropped: None,
+            page: page(&state, &user, Some(draft.info.id), None).await?,
+        }
+    } else {
+        let durations = duration_choices(max);
+        MadeCtx {
+            row_only: true,
+            page: PageCtx {
+                tokens: vec![draft.info.clone()],
+                older: dropped.is_some(),
+                next_page: 1,
+                newer: false,
+                prev_page: 0,
+                shown: Some(Shown {
+                    info: draft.info,
+                    text: draft.text,
+                }),
+                form: FormCtx {
+                    duration: default_choice(&durations),
+                    note: String::new(),
+                    scope: "rw".into(),
+                    error: None,
+                },
+                durations,
+                max: max.map(describe_duration),
+                api_url: state.config.public_url.clone(),
+                oob: false,
+            },
+            dropped,
+        }
+    };
     Ok(View::new("tokens/_made.html", ctx)
         .toast("API token made.")
         .into())

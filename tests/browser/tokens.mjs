@@ -1,6 +1,7 @@
 // The API tokens page: make a 24-hour token, see it in the "token" panel, download jwt.txt,
-// use it against the API from outside the browser, then revoke it (after a confirmation) and
-// watch the API refuse it. Env: LABGATE_URL, LABGATE_USER, LABGATE_PASSWORD.
+// use it against the API from outside the browser, make a second one (its row goes in at the
+// top), then revoke the first (after a confirmation) and watch the API refuse
+// it. Env: LABGATE_URL, LABGATE_USER, LABGATE_PASSWORD.
 
 import { readFile } from "node:fs/promises";
 import { env, flow, seeText, until } from "./lib.mjs";
@@ -69,6 +70,23 @@ await flow(async (t) => {
     assert.ok(Array.isArray(await resp.json()));
   });
 
+  await t.step("a second token goes in at the top, selected, and takes the panel", async () => {
+    await page.getByLabel("Note").fill("deploy script");
+    await page.getByRole("button", { name: "make API token" }).click();
+    await seeText(panel, "deploy script");
+    assert.equal(await rows.count(), 2);
+    assert.match(await rows.first().innerText(), /deploy script/);
+    const selected = page.locator("tbody tr.selected");
+    assert.equal(await selected.count(), 1, "only the new row is highlighted");
+    assert.match(await selected.innerText(), /deploy script/);
+    const second = (await panel.getByLabel("Token text").inputValue()).trim();
+    assert.notEqual(second, text);
+    assert.equal((await api("/api/sshkeys", second)).status, 200);
+    assert.equal(await page.getByLabel("Note").inputValue(), "", "a fresh form");
+    assert.equal(await page.evaluate(() => window.__marker), 1, "the page did not reload");
+    await t.audited(page);
+  });
+
   await t.step("a click on the row opens the panel again after a reload", async () => {
     await t.visit(page, "/tokens");
     assert.equal(await panel.count(), 0, "no token on the page until asked");
@@ -97,6 +115,7 @@ await flow(async (t) => {
     assert.equal(resp.status, 401);
     assert.equal((await resp.json()).error_message, "wrong authorization token");
     await t.visit(page, "/tokens");
-    assert.equal(await rows.count(), 0);
+    assert.equal(await rows.count(), 1, "the second token is left");
+    await seeText(rows.first(), "deploy script");
   });
 });

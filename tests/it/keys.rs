@@ -1336,3 +1336,54 @@ fn api_guards_tokens_scopes_and_ownership() {
     assert_eq!(err["error_message"], "wrong authorization token");
     assert_eq!(count_keys(&lab), 1);
 }
+
+#[test]
+fn the_page_shows_at_once_what_any_connection_changed() {
+    // The page keeps a member's key list while the database is unchanged: every write, by this
+    // server or by another connection (the command line, a robot's lookup), must show on the
+    // very next load, page and fragment alike, and one member's list is never another's.
+    let lab = Lab::new();
+    let alice_pw = lab.add_user("alice", false);
+    let bob_pw = lab.add_user("bob", false);
+    let data = lab.data();
+    let (client, _dir) = lab.into_untracked();
+    let alice = session_for(&client, "alice", &alice_pw);
+    let bob = session_for(&client, "bob", &bob_pw);
+    let page_of = |session: &str| {
+        let (status, html) = get_with(&client, "/sshkeys", session);
+        assert_eq!(status, Status::Ok);
+        html
+    };
+    assert!(rows(&page_of(&alice)).is_empty());
+    assert!(rows(&page_of(&alice)).is_empty(), "again, from the cache");
+    let id = crate::lab::save_key(&data, "alice", "from elsewhere", crate::lab::ED25519);
+    let html = page_of(&alice);
+    assert_eq!(rows(&html).len(), 1, "a key written by another connection");
+    assert!(html.contains(">from elsewhere<"));
+    // With alice's list just read (and nothing written since), bob's page is his own.
+    assert!(
+        rows(&page_of(&bob)).is_empty(),
+        "bob sees none of alice's keys"
+    );
+    let fragment = client
+        .get("/sshkeys")
+        .cookie(rocket::http::Cookie::new("labgate_session", alice.clone()))
+        .header(Header::new("HX-Request", "true"))
+        .dispatch()
+        .into_string()
+        .unwrap_or_default();
+    assert!(fragment.contains(">from elsewhere<") && !fragment.contains("<html"));
+
+    let db = labgate::db::Db::open(&data.join("labgate.db")).expect("db");
+    let write = |sql: &'static str| {
+        db.write_blocking(|tx| Ok(tx.execute(sql, [id])?))
+            .expect("write from another connection");
+    };
+    write("UPDATE ssh_keys SET last_used = strftime('%s', 'now'), last_used_on = 'arm-7' WHERE id = ?1");
+    assert!(
+        page_of(&alice).contains(" on arm-7"),
+        "last used, stamped elsewhere"
+    );
+    write("DELETE FROM ssh_keys WHERE id = ?1");
+    assert!(rows(&page_of(&alice)).is_empty(), "a key deleted elsewhere");
+}

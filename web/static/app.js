@@ -65,6 +65,17 @@
     }
   });
 
+  // Once htmx has swapped something in, the highlighted token row is the one the panel shows:
+  // a token just made arrives selected and the row selected before lets go.
+  document.addEventListener("htmx:afterSettle", function () {
+    var shown = document.getElementById("token-panel-shown");
+    if (!shown) return;
+    var rows = document.querySelectorAll("tr[data-select-row]");
+    for (var i = 0; i < rows.length; i++) {
+      rows[i].classList.toggle("selected", shown.value !== "" && rows[i].id === "token-" + shown.value);
+    }
+  });
+
   // A plain (non-htmx) form with data-confirm asks before it is sent, as hx-confirm does.
   document.addEventListener("submit", function (e) {
     var form = e.target;

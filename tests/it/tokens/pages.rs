@@ -193,6 +193,35 @@ fn making_with_htmx_adds_the_row_and_opens_the_panel() {
     // The fresh form is back at its defaults.
     assert!(body.contains("<option value=\"86400\" selected>"));
     assert!(body.contains("name=\"note\" value=\"\""));
+
+    // With a table on the page, only the new row goes in (at its top), not the list.
+    let resp = lab.post_htmx("/tokens", &[("duration", "3600"), ("note", "deploy")]);
+    assert_eq!(resp.status(), Status::Ok);
+    let body = resp.into_string().unwrap();
+    assert!(body.trim_start().starts_with("<form id=\"token-form\""));
+    assert!(!body.contains("id=\"tokens-list\""), "no list: {body}");
+    assert!(!body.contains(&format!("token-{id}")), "nor the older row");
+    let second = claims_of(&panel_text(&body).expect("panel")).jti;
+    assert_eq!(row_ids(&body), std::slice::from_ref(&second));
+    assert!(body.contains(&format!(
+        "<template><tbody hx-swap-oob=\"afterbegin:#tokens-list tbody\"><tr id=\"token-{second}\" class=\"selectable selected\""
+    )));
+    assert!(body.contains(">deploy<"));
+    assert!(!body.contains("hx-swap-oob=\"delete\"") && !body.contains("tokens-pager"));
+    assert!(body.contains("<section id=\"token-panel\" class=\"card token-panel\""));
+    // The page it lands on has both, newest first.
+    let page = lab.client.get("/tokens").dispatch().into_string().unwrap();
+    assert_eq!(row_ids(&page), [second, id]);
+}
+
+/// The ids of the token rows in a page or fragment, in order (not rows that only leave).
+fn row_ids(html: &str) -> Vec<String> {
+    html.split("<tr id=\"token-")
+        .skip(1)
+        .filter(|r| r.contains("data-select-row"))
+        .filter_map(|r| r.split('"').next())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
@@ -388,39 +417,72 @@ fn new_user_done_when() {
 #[test]
 fn the_table_and_the_make_answer_show_one_page_of_tokens() {
     let lab = lab_with_alice();
-    for i in 0..51 {
+    for i in 0..50 {
         make(&lab, &[("note", &format!("script {i}"))]);
     }
-    let rows = |html: &str| html.matches("<tr id=\"token-").count();
-    let first = lab.client.get("/tokens").dispatch().into_string().unwrap();
-    assert_eq!(rows(&first), 50);
-    assert!(first.contains("href=\"/tokens?page=1\">Older tokens</a>"));
+    let full = lab.client.get("/tokens").dispatch().into_string().unwrap();
+    let before = row_ids(&full);
+    assert_eq!(before.len(), 50);
+    assert!(full
+        .contains("<nav id=\"tokens-pager\" class=\"pager\" aria-label=\"More tokens\" hidden>"));
+    assert!(!full.contains("Older tokens"));
 
+    // The 51st token: its row goes in, the oldest row of the page leaves, the pager shows.
+    let made = lab.post_htmx("/tokens", &[("note", "one more")]);
+    assert_eq!(made.status(), Status::Ok);
+    let body = made.into_string().unwrap();
+    let new = claims_of(&panel_text(&body).expect("panel")).jti;
+    assert_eq!(
+        row_ids(&body),
+        std::slice::from_ref(&new),
+        "one row, not the page"
+    );
+    let oldest = &before[49];
+    assert!(body.contains(&format!(
+        "<template><tr id=\"token-{oldest}\" hx-swap-oob=\"delete\"></tr></template>"
+    )));
+    assert!(body.contains(
+        "<nav id=\"tokens-pager\" class=\"pager\" aria-label=\"More tokens\" hx-swap-oob=\"true\">"
+    ));
+    assert!(body.contains("href=\"/tokens?page=1\">Older tokens</a>"));
+    assert!(!body.contains("Newer tokens"));
+
+    // What the browser now shows is what the page says.
+    let first = lab.client.get("/tokens").dispatch().into_string().unwrap();
+    let mut expected = vec![new.clone()];
+    expected.extend(before[..49].iter().cloned());
+    assert_eq!(row_ids(&first), expected);
+    assert!(first.contains("href=\"/tokens?page=1\">Older tokens</a>"));
     let second = lab
         .client
         .get("/tokens?page=1")
         .dispatch()
         .into_string()
         .unwrap();
-    assert_eq!(rows(&second), 1);
+    assert_eq!(row_ids(&second), std::slice::from_ref(oldest));
     assert!(second.contains("href=\"/tokens?page=0\">Newer tokens</a>"));
-    // Tokens made within one second have no order among themselves: the two pages together
-    // show each one exactly once.
-    for i in 0..51 {
-        let note = format!(">script {i}<");
-        let shown = first.matches(&note).count() + second.matches(&note).count();
-        assert_eq!(shown, 1, "{note}");
-    }
 
-    let made = lab.post_htmx("/tokens", &[("note", "one more")]);
-    assert_eq!(made.status(), Status::Ok);
-    let body = made.into_string().unwrap();
-    assert_eq!(
-        rows(&body),
-        50,
-        "the answer renders one page, not every token"
-    );
-    assert!(body.contains("Older tokens"));
+    // Made while the browser shows the second page: the first page replaces the list.
+    let token = lab.csrf();
+    let resp = lab
+        .client
+        .post("/tokens")
+        .header(rocket::http::ContentType::Form)
+        .header(Header::new("HX-Request", "true"))
+        .header(Header::new("X-CSRF-Token", token))
+        .header(Header::new(
+            "HX-Current-URL",
+            "http://127.0.0.1:8000/tokens?page=1",
+        ))
+        .body("note=from+page+two")
+        .dispatch();
+    assert_eq!(resp.status(), Status::Ok);
+    let body = resp.into_string().unwrap();
+    assert!(body.contains("<div id=\"tokens-list\" hx-swap-oob=\"true\">"));
+    let rows = row_ids(&body);
+    assert_eq!(rows.len(), 50, "the first page");
+    assert_eq!(rows[1], new);
+    assert!(!body.contains("hx-swap-oob=\"delete\""));
 
     for bad in ["-1", "x", "99999999999"] {
         let resp = lab.client.get(format!("/tokens?page={bad}")).dispatch();
