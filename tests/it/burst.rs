@@ -16,17 +16,7 @@ fn twelve_parallel_bookings_of_one_robot_make_one_key_pair() {
     let (ok, out, err) = cli(&data, &["token", "issue", "alice"], None);
     assert!(ok, "{err}");
     let token = out.trim().to_owned();
-    let (ok, out, err) = cli(
-        &data,
-        &["deployment", "add", "--type", "ur5e", "--host", "arm.lab"],
-        None,
-    );
-    assert!(ok, "{err}");
-    let robot = out
-        .lines()
-        .find_map(|l| l.strip_prefix("id: "))
-        .expect("robot id")
-        .to_owned();
+    let robot = cli_add_arm(&data);
 
     let start = Arc::new(Barrier::new(12));
     let calls: Vec<_> = (0..12)

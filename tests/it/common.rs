@@ -270,6 +270,20 @@ pub fn cli(data: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, St
     )
 }
 
+/// Adds a `ur5e` robot at `arm.lab` with `labgate deployment add` and returns its id.
+pub fn cli_add_arm(data: &Path) -> String {
+    let (ok, out, err) = cli(
+        data,
+        &["deployment", "add", "--type", "ur5e", "--host", "arm.lab"],
+        None,
+    );
+    assert!(ok, "{err}");
+    out.lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .expect("robot id")
+        .to_owned()
+}
+
 /// The real binary serving on a free loopback port; killed on drop.
 pub struct Served {
     pub child: Child,
@@ -311,28 +325,55 @@ impl Drop for Served {
 /// Signs in to a real server over HTTP as a browser would (load the form, post it with its
 /// CSRF cookie) and returns the answer to the post; redirects are not followed.
 pub fn web_login(url: &str, username: &str, password: &str) -> ureq::Response {
-    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    web_login_with(url, username, password, &[])
+}
+
+/// [`web_login`] with `headers` added to the post (a proxy's address header, say).
+pub fn web_login_with(
+    url: &str,
+    username: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> ureq::Response {
+    try_web_login(url, username, password, headers).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`web_login_with`] for a server that may be gone (killed on purpose): a transport error is
+/// returned, not a panic.
+pub fn try_web_login(
+    url: &str,
+    username: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> Result<ureq::Response, String> {
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(30))
+        .build();
     let page = agent
         .get(&format!("{url}/login"))
         .call()
-        .expect("login page");
+        .map_err(|e| format!("login page: {e}"))?;
     let token = page
         .all("Set-Cookie")
         .into_iter()
         .find_map(|c| c.strip_prefix("labgate_login="))
         .and_then(|c| c.split(';').next())
-        .expect("sign-in CSRF cookie")
+        .ok_or("no sign-in CSRF cookie")?
         .to_owned();
-    let answer = agent
+    let mut post = agent
         .post(&format!("{url}/login"))
-        .set("Cookie", &format!("labgate_login={token}"))
-        .send_form(&[
-            ("username", username),
-            ("password", password),
-            ("csrf_token", &token),
-        ]);
+        .set("Cookie", &format!("labgate_login={token}"));
+    for (name, value) in headers {
+        post = post.set(name, value);
+    }
+    let answer = post.send_form(&[
+        ("username", username),
+        ("password", password),
+        ("csrf_token", &token),
+    ]);
     match answer {
-        Ok(resp) | Err(ureq::Error::Status(_, resp)) => resp,
-        Err(e) => panic!("login answer: {e}"),
+        Ok(resp) | Err(ureq::Error::Status(_, resp)) => Ok(resp),
+        Err(e) => Err(format!("login answer: {e}")),
     }
 }

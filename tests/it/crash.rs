@@ -73,7 +73,7 @@ struct Browser {
 
 impl Browser {
     fn sign_in(url: &str, password: &str) -> Option<Browser> {
-        let resp = web_login(url, "alice", password);
+        let resp = try_web_login(url, "alice", password, &[]).ok()?;
         let cookie = resp
             .all("Set-Cookie")
             .into_iter()
@@ -255,17 +255,7 @@ fn acknowledged_writes_survive_kill_9_at_random_moments() {
     let (ok, out, err) = cli(&data, &["token", "issue", "alice"], None);
     assert!(ok, "{err}");
     let api_token = out.trim().to_owned();
-    let (ok, out, err) = cli(
-        &data,
-        &["deployment", "add", "--type", "ur5e", "--host", "arm.lab"],
-        None,
-    );
-    assert!(ok, "{err}");
-    let robot = out
-        .lines()
-        .find_map(|l| l.strip_prefix("id: "))
-        .expect("robot id")
-        .to_owned();
+    let robot = cli_add_arm(&data);
     drop(first);
 
     let started = Instant::now();

@@ -5,37 +5,12 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::running::{status_of, Running};
-use crate::common::{cli, free_port, labgate_bin};
+use super::running::Running;
+use crate::common::{cli, free_port, labgate_bin, web_login_with};
 
 /// One sign-in with a wrong password, claiming to come from `claimed`; the answer's status.
 fn wrong_login(url: &str, claimed: &str) -> u16 {
-    let agent = ureq::AgentBuilder::new()
-        .redirects(0)
-        .timeout(Duration::from_secs(30))
-        .build();
-    let page = agent
-        .get(&format!("{url}/login"))
-        .call()
-        .expect("login page");
-    let token = page
-        .all("Set-Cookie")
-        .into_iter()
-        .find_map(|c| c.strip_prefix("labgate_login="))
-        .and_then(|c| c.split(';').next())
-        .expect("sign-in CSRF cookie")
-        .to_owned();
-    status_of(
-        agent
-            .post(&format!("{url}/login"))
-            .set("Cookie", &format!("labgate_login={token}"))
-            .set("X-Real-IP", claimed)
-            .send_form(&[
-                ("username", "dave"),
-                ("password", "not his password"),
-                ("csrf_token", &token),
-            ]),
-    )
+    web_login_with(url, "dave", "not his password", &[("X-Real-IP", claimed)]).status()
 }
 
 /// Six wrong sign-ins for one account, each claiming another address.
