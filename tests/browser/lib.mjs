@@ -225,6 +225,39 @@ export async function audit(page) {
   });
 }
 
+/// What makes the page scroll sideways or sticks out of its card, at the current width:
+/// the document wider than the window, a region that scrolls sideways, or an element whose
+/// right edge passes its card's (or the window's). Returns one line per culprit.
+export async function overflow(page) {
+  return page.evaluate(() => {
+    const bad = [];
+    const describe = (el) => {
+      const cls = el.className && typeof el.className === "string" ? `.${el.className.trim().split(/\s+/).join(".")}` : "";
+      const text = (el.textContent ?? "").replace(/\s+/g, " ").trim().slice(0, 40);
+      return `<${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${cls}> "${text}"`;
+    };
+    const root = document.documentElement;
+    if (root.scrollWidth > root.clientWidth) {
+      bad.push(`the page is ${root.scrollWidth} px wide in a ${root.clientWidth} px window`);
+    }
+    for (const el of document.querySelectorAll("body *")) {
+      const style = getComputedStyle(el);
+      if (style.display === "none" || style.visibility === "hidden" || el.closest(".visually-hidden, .skip")) continue;
+      if (["auto", "scroll"].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1) {
+        bad.push(`${describe(el)} scrolls sideways (${el.scrollWidth} px in ${el.clientWidth} px)`);
+      }
+      const box = el.getBoundingClientRect();
+      if (box.width === 0) continue;
+      const card = el.parentElement?.closest(".card");
+      const limit = card ? card.getBoundingClientRect().right : root.clientWidth;
+      if (box.right > limit + 1) {
+        bad.push(`${describe(el)} ends at ${Math.round(box.right)} px, past ${card ? "its card" : "the window"} (${Math.round(limit)} px)`);
+      }
+    }
+    return [...new Set(bad)].slice(0, 20);
+  });
+}
+
 /// Runs one flow: launches Chromium, hands the flow a toolkit, reports, sets the exit code.
 export async function flow(body) {
   const base = env("LABGATE_URL").replace(/\/$/, "");
