@@ -646,14 +646,16 @@ fn key_page(instance: Instance) -> View {
     View::new("instances/key_gone.html", GoneCtx { instance }).status(status)
 }
 
-/// Hands out the generated private key, once.
+/// Hands out the generated private key, once. A second attempt (a page left open since)
+/// goes back to the Instances page, which says why there is nothing to download.
 #[post("/instances/<id>/key.pem", data = "<_form>")]
 async fn post_key_pem(
     user: User,
+    hx: Htmx,
     id: &str,
     _form: CsrfForm<NoFields>,
     db: &State<Db>,
-) -> Result<Result<KeyFile, View>, AppError> {
+) -> Result<Result<KeyFile, Reply>, AppError> {
     let who = user.clone();
     let id = id.to_owned();
     let taken = db
@@ -665,11 +667,31 @@ async fn post_key_pem(
             })
         })
         .await?;
-    match taken {
+    let instance = match taken {
         Ok(key) => {
             instances::scrub_wal(db).await;
-            Ok(Ok(KeyFile(key)))
+            return Ok(Ok(KeyFile(key)));
         }
-        Err(instance) => Ok(Err(key_page(instance))),
+        Err(instance) => instance,
+    };
+    let message = match instance.key_state {
+        instances::KeyState::None => {
+            "No key pair was generated for this instance: it uses keys you already have."
+        }
+        _ if !instance.active && !instance.upcoming => {
+            "That instance has ended; its generated private key was discarded."
+        }
+        _ => {
+            "The private key of that instance was already downloaded; labgate keeps no copy. \
+             If you have lost it, terminate the instance and start a new one with a new key pair."
+        }
+    };
+    if hx.0 {
+        let view = page(db, &user, None, None)
+            .await?
+            .block("lab")
+            .toast_warning(message);
+        return Ok(Err(view.into()));
     }
+    Ok(Err(SeeOther::with_flash("/instances", message).into()))
 }

@@ -117,7 +117,7 @@ pub struct View {
     ctx: Value,
     status: Status,
     headers: Vec<Header<'static>>,
-    toast: Option<String>,
+    toast: Option<(String, &'static str)>,
 }
 
 impl View {
@@ -162,7 +162,13 @@ impl View {
     /// Show a success toast. Only htmx answers carry it; a full page shows the flash instead,
     /// so handlers need not tell the two apart.
     pub fn toast(mut self, message: &str) -> View {
-        self.toast = Some(message.to_owned());
+        self.toast = Some((message.to_owned(), "ok"));
+        self
+    }
+
+    /// Like [`View::toast`], for an answer that explains why nothing happened.
+    pub fn toast_warning(mut self, message: &str) -> View {
+        self.toast = Some((message.to_owned(), "error"));
         self
     }
 }
@@ -197,8 +203,8 @@ impl<'r> Responder<'r, 'static> for View {
         for h in self.headers {
             resp.header_adjoin(h);
         }
-        if let Some(message) = self.toast.filter(|_| is_htmx(req)) {
-            resp.header_adjoin(toast_header(&message, "ok"));
+        if let Some((message, level)) = self.toast.filter(|_| is_htmx(req)) {
+            resp.header_adjoin(toast_header(&message, level));
         }
         resp.ok()
     }

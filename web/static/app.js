@@ -65,6 +65,54 @@
     }
   });
 
+  // <form data-download="NAME"> posts for a file that can be had only once (a generated
+  // private key): fetch it, save it as NAME, then refresh the Instances block so the row says
+  // at once that it was downloaded. When there is no file (a second attempt), the server's
+  // toast says why. Without JavaScript the form posts as usual.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var name = form.getAttribute && form.getAttribute("data-download");
+    if (!name || !window.fetch || !window.htmx) return;
+    e.preventDefault();
+    var button = form.querySelector("button[type=submit]");
+    if (button) button.disabled = true;
+    fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      headers: { "HX-Request": "true" },
+      credentials: "same-origin",
+    }).then(function (resp) {
+      var type = resp.headers.get("Content-Type") || "";
+      if (resp.ok && type.indexOf("application/x-pem-file") === 0) {
+        return resp.blob().then(function (blob) {
+          var url = URL.createObjectURL(blob);
+          var link = document.createElement("a");
+          link.href = url;
+          link.download = name;
+          document.body.appendChild(link);
+          link.click();
+          link.remove();
+          setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+          return { message: "Private key saved as " + name + "; labgate keeps no copy.", level: "ok" };
+        });
+      }
+      var said = null;
+      try {
+        said = JSON.parse(resp.headers.get("HX-Trigger") || "null");
+      } catch (err) {
+        said = null;
+      }
+      var t = said && said.toast;
+      return t ? { message: t.message, level: t.level } : { message: "Nothing to download (the server answered " + resp.status + ").", level: "error" };
+    }).then(function (outcome) {
+      toast(outcome.message, outcome.level);
+      return window.htmx.ajax("GET", "/instances", { target: "#lab", swap: "innerHTML" });
+    }).catch(function () {
+      if (button) button.disabled = false;
+      toast("labgate cannot be reached right now.", "error");
+    });
+  });
+
   // A plain (non-htmx) form with data-confirm asks before it is sent, as hx-confirm does.
   document.addEventListener("submit", function (e) {
     var form = e.target;
