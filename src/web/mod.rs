@@ -11,6 +11,7 @@ use rust_embed::Embed;
 use crate::error::AppError;
 
 mod assets;
+mod confirm;
 mod view;
 pub use assets::{Compression, StaticFiles};
 pub use view::*;
@@ -152,7 +153,9 @@ pub async fn read_text_body(data: rocket::Data<'_>, limit: u64) -> Result<String
 
 /// Routes of this module.
 pub fn routes() -> Vec<Route> {
-    routes![assets::get_static]
+    let mut all = routes![assets::get_static];
+    all.extend(confirm::routes());
+    all
 }
 
 /// Content-Security-Policy sent with every response.

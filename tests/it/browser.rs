@@ -519,6 +519,29 @@ fn private_key_downloads_once_and_the_row_says_so() {
     );
 }
 
+/// Confirmations that name what an admin action ends, the reason on the member's own row,
+/// and confirmation pages without JavaScript (issue 14, point 4).
+#[test]
+#[ignore = "needs chromium and node"]
+fn confirmations_name_the_effect_with_and_without_javascript() {
+    let site = Site::start();
+    let password = site.member("ada");
+    let key = keygen(site.dir.path(), "laptop", "ada@laptop");
+    let one = site.robot("arm by the window", "ur5e-1.lab.example");
+    let two = site.robot("arm by the door", "ur5e-2.lab.example");
+    site.run(
+        "confirm.mjs",
+        &[
+            ("LABGATE_ADMIN_PASSWORD", &site.admin_password()),
+            ("LABGATE_USER", "ada"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_KEY", &key.public),
+            ("LABGATE_ROBOT", &one.option),
+            ("LABGATE_ROBOT2", &two.option),
+        ],
+    );
+}
+
 /// The pages `screenshots.mjs` shows, each as `<page>-desktop.png` and `<page>-phone.png`.
 const SCREENSHOTS: &[&str] = &["login", "sshkeys", "tokens", "instances"];
 

@@ -573,7 +573,11 @@ fn generated_key_pair_downloads_exactly_once_from_the_page() {
     );
     let resp = lab.post_htmx(&download, &[]);
     assert_eq!(resp.status(), Status::Ok);
-    let toast = resp.headers().get_one("HX-Trigger").unwrap_or("").to_owned();
+    let toast = resp
+        .headers()
+        .get_one("HX-Trigger")
+        .unwrap_or("")
+        .to_owned();
     let (_, frag) = body(resp);
     assert!(toast.contains("already downloaded"), "{toast}");
     assert!(

@@ -5,6 +5,7 @@ mod bookings;
 mod browser;
 mod cli;
 mod common;
+mod console;
 mod container;
 mod foundation;
 mod groups;

@@ -31,6 +31,19 @@
     toast("labgate cannot be reached right now.", "error");
   });
 
+  // Copy buttons come hidden (without JavaScript they could do nothing); show them here,
+  // and in every fragment htmx swaps in.
+  function showCopyButtons(root) {
+    var buttons = (root || document).querySelectorAll("[data-copy][hidden]");
+    for (var i = 0; i < buttons.length; i++) buttons[i].hidden = false;
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { showCopyButtons(document); });
+  } else {
+    showCopyButtons(document);
+  }
+  document.addEventListener("htmx:load", function (e) { showCopyButtons(e.target); });
+
   // <button data-copy="#selector"> copies that element's text.
   document.addEventListener("click", function (e) {
     var button = e.target.closest && e.target.closest("[data-copy]");

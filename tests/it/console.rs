@@ -1,0 +1,172 @@
+//! The console's finish (issue 14): confirmation steps without JavaScript, confirmations that
+//! name what an admin action ends, and the other page-level behaviour a member relies on.
+
+use rocket::http::Status;
+
+use crate::common::Lab;
+use crate::lab::{add_robot, db_of, instance_ids};
+
+const KEY: &str = include_str!("../fixtures/keys/ed25519.pub");
+
+fn body(resp: rocket::local::blocking::LocalResponse<'_>) -> (Status, String) {
+    let status = resp.status();
+    (status, resp.into_string().unwrap_or_default())
+}
+
+/// The first `id="PREFIX..."` value in `html`.
+fn first_id(html: &str, prefix: &str) -> String {
+    let start = html
+        .find(&format!("<tr id=\"{prefix}"))
+        .unwrap_or_else(|| panic!("no {prefix} row in {html}"))
+        + 8
+        + prefix.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Without JavaScript, "Delete", "revoke" and "Terminate" open a small page that names what
+/// will happen and asks; only its button does it. Another member's id is "not found".
+#[test]
+fn delete_revoke_and_terminate_ask_first_without_javascript() {
+    let lab = Lab::new();
+    let pw = lab.add_user("mia", false);
+    lab.login("mia", &pw);
+    let robot = add_robot(&lab.data(), "ur5e", "robot1.lab", 2222);
+    assert_eq!(
+        lab.post_form("/sshkeys", &[("key", KEY.trim()), ("name", "laptop")])
+            .status(),
+        Status::SeeOther
+    );
+    assert_eq!(
+        lab.post_form(
+            "/tokens",
+            &[("duration", "3600"), ("scope", "ro"), ("note", "ci")]
+        )
+        .status(),
+        Status::SeeOther
+    );
+    assert_eq!(
+        lab.post_form("/instances", &[("robot", &robot), ("generate", "true")])
+            .status(),
+        Status::SeeOther
+    );
+    let (_, keys) = body(lab.client.get("/sshkeys").dispatch());
+    let key = first_id(&keys, "key-");
+    let (_, tokens) = body(lab.client.get("/tokens").dispatch());
+    let token = first_id(&tokens, "token-");
+    let instance = instance_ids(&db_of(&lab.data()), "mia").remove(0);
+
+    // Each list's button goes to the confirmation page without JavaScript and posts with htmx.
+    assert!(keys.contains(&format!("method=\"get\" action=\"/sshkeys/{key}/delete\"")));
+    assert!(keys.contains(&format!("hx-post=\"/sshkeys/{key}/delete\"")));
+    assert!(tokens.contains(&format!("method=\"get\" action=\"/tokens/{token}/revoke\"")));
+    let (_, instances) = body(lab.client.get("/instances").dispatch());
+    assert!(instances.contains(&format!(
+        "method=\"get\" action=\"/instances/{instance}/terminate\""
+    )));
+
+    let asks = [
+        (
+            format!("/sshkeys/{key}/delete"),
+            "Delete the SSH key laptop?",
+            "/sshkeys",
+        ),
+        (
+            format!("/tokens/{token}/revoke"),
+            "Revoke the token",
+            "/tokens",
+        ),
+        (
+            format!("/instances/{instance}/terminate"),
+            "Terminate your instance on ur5e?",
+            "/instances",
+        ),
+    ];
+    for (path, question, back) in &asks {
+        let (status, page) = body(lab.client.get(path.as_str()).dispatch());
+        assert_eq!(status, Status::Ok, "{path}");
+        assert!(page.contains(question), "{path}: {page}");
+        assert!(
+            page.contains(&format!(
+                "<form method=\"post\" action=\"{}\"",
+                path.replace('/', "&#x2f;")
+            )) && page.contains("name=\"csrf_token\"")
+                && page.contains(&format!("href=\"&#x2f;{}\">Go back", &back[1..])),
+            "{path}: {page}"
+        );
+    }
+    // Asking changed nothing.
+    let (_, keys) = body(lab.client.get("/sshkeys").dispatch());
+    assert!(keys.contains(&format!("id=\"key-{key}\"")));
+    let (_, instances) = body(lab.client.get("/instances").dispatch());
+    assert!(instances.contains("Terminate"));
+
+    // The confirmation's button does it.
+    for (path, _, back) in &asks {
+        let resp = lab.post_form(path, &[]);
+        assert_eq!(resp.status(), Status::SeeOther, "{path}");
+        assert_eq!(resp.headers().get_one("Location"), Some(*back));
+    }
+    let (_, keys) = body(lab.client.get("/sshkeys").dispatch());
+    assert!(!keys.contains(&format!("id=\"key-{key}\"")));
+
+    // Gone now, or someone else's: not found, never a page that offers to do it.
+    for (path, _, _) in &asks[..2] {
+        assert_eq!(
+            lab.client.get(path.as_str()).dispatch().status(),
+            Status::NotFound
+        );
+    }
+    let other = lab.add_user("olga", false);
+    lab.login("olga", &other);
+    let (status, _) = body(
+        lab.client
+            .get(format!("/instances/{instance}/terminate"))
+            .dispatch(),
+    );
+    assert_eq!(status, Status::NotFound);
+}
+
+/// The admin's disable and password-reset buttons say what they end, naming the member and
+/// the robot whose instance stops.
+#[test]
+fn admin_confirmations_name_the_effect() {
+    let lab = Lab::new();
+    let pw = lab.add_user("alice", false);
+    lab.login("alice", &pw);
+    let robot = add_robot(&lab.data(), "ur5e", "robot1.lab", 2222);
+    assert_eq!(
+        lab.post_form("/instances", &[("robot", &robot), ("generate", "true")])
+            .status(),
+        Status::SeeOther
+    );
+    lab.login_admin();
+    let (_, users) = body(lab.client.get("/admin/users").dispatch());
+    assert!(
+        users.contains("Disable alice? alice is signed out at once, and their tokens and keys stop working; this ends alice's instance on ur5e."),
+        "{users}"
+    );
+    assert!(users.contains("Reset alice's password?"), "{users}");
+    let (_, robots) = body(lab.client.get("/admin/deployments").dispatch());
+    assert!(
+        robots.contains("Disable the ur5e robot robot1.lab? It takes no new bookings; this ends alice's instance on ur5e at once."),
+        "{robots}"
+    );
+
+    // Disabling the robot ends the instance, and its member sees why on the row itself.
+    assert_eq!(
+        lab.post_form(&format!("/admin/deployments/{robot}/disable"), &[])
+            .status(),
+        Status::SeeOther
+    );
+    lab.login("alice", &pw);
+    let (_, page) = body(lab.client.get("/instances").dispatch());
+    let row = page.split("<tr id=\"instance-").nth(1).unwrap_or_default();
+    assert!(
+        row.contains("ended by an admin: the robot was taken out of service"),
+        "{row}"
+    );
+}
