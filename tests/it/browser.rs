@@ -542,6 +542,30 @@ fn confirmations_name_the_effect_with_and_without_javascript() {
     );
 }
 
+/// Focus lands somewhere useful after every htmx action and the outcome is announced in the
+/// live region (issue 14, point 2).
+#[test]
+#[ignore = "needs chromium and node"]
+fn focus_after_htmx_actions_and_the_live_region() {
+    let site = Site::start();
+    let password = site.member("ada");
+    let one = keygen(site.dir.path(), "one", "ada@one");
+    let two = keygen(site.dir.path(), "two", "ada@two");
+    let robot = site.robot("arm by the window", "ur5e-1.lab.example");
+    let robot2 = site.robot("arm by the door", "ur5e-2.lab.example");
+    site.run(
+        "focus.mjs",
+        &[
+            ("LABGATE_USER", "ada"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_KEY1", &one.public),
+            ("LABGATE_KEY2", &two.public),
+            ("LABGATE_ROBOT", &robot.option),
+            ("LABGATE_ROBOT2", &robot2.option),
+        ],
+    );
+}
+
 /// The pages `screenshots.mjs` shows, each as `<page>-desktop.png` and `<page>-phone.png`.
 const SCREENSHOTS: &[&str] = &["login", "sshkeys", "tokens", "instances"];
 

@@ -11,6 +11,8 @@
     el.setAttribute("role", level === "error" ? "alert" : "status");
     el.textContent = message;
     region.appendChild(el);
+    // Toasts do not pile up over the content: the newest three stay.
+    while (region.children.length > 3) region.removeChild(region.firstChild);
     setTimeout(function () { el.remove(); }, level === "error" ? 8000 : 4000);
   }
 
@@ -43,6 +45,70 @@
     showCopyButtons(document);
   }
   document.addEventListener("htmx:load", function (e) { showCopyButtons(e.target); });
+
+  // Focus after htmx actions (WCAG 2.4.3): a swap that removes the focused button would drop
+  // focus to <body>. Before each request note which rows exist and where the acting control
+  // sits; after the swap settles, if focus was lost, move it to something useful: the first
+  // invalid field of a refused form, else a row that is new, else the row the action was on
+  // (if it is still there), else the row after it (or before it) when it went away, else the
+  // swapped region itself. The outcome is announced by the toast in the live region.
+  var pending = null;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var elt = e.detail.elt;
+    var row = elt && elt.closest ? elt.closest("tr[id]") : null;
+    var next = row ? row.nextElementSibling : null;
+    var prev = row ? row.previousElementSibling : null;
+    var known = {};
+    var rows = document.querySelectorAll("tr[id]");
+    for (var i = 0; i < rows.length; i++) known[rows[i].id] = true;
+    pending = {
+      known: known,
+      row: row ? row.id : null,
+      next: next && next.id ? next.id : null,
+      prev: prev && prev.id ? prev.id : null,
+      target: e.detail.target || null,
+    };
+  });
+
+  function focusOn(el) {
+    if (!el) return false;
+    if (!el.matches("a[href], button, input, select, textarea, [tabindex]")) {
+      el.setAttribute("tabindex", "-1");
+    }
+    el.focus();
+    return document.activeElement === el;
+  }
+
+  // A swap that removes the acting element (a deleted row) fires its later events on a
+  // detached element, which never reach the document: so the check also runs shortly after
+  // every swap.
+  document.addEventListener("htmx:beforeSwap", function () {
+    var was = pending;
+    setTimeout(function () { restoreFocus(was); }, 100);
+  });
+  document.addEventListener("htmx:afterSettle", function () { restoreFocus(pending); });
+
+  function restoreFocus(was) {
+    if (!was || was.done) return;
+    was.done = true;
+    var active = document.activeElement;
+    if (active && active !== document.body && document.contains(active)) return;
+    var invalid = document.querySelector("[aria-invalid='true']");
+    if (invalid && focusOn(invalid)) return;
+    var rows = document.querySelectorAll("tr[id]");
+    for (var i = 0; i < rows.length; i++) {
+      if (!was.known[rows[i].id] && focusOn(rows[i])) return;
+    }
+    var ids = [was.row, was.next, was.prev];
+    for (var j = 0; j < ids.length; j++) {
+      if (ids[j] && focusOn(document.getElementById(ids[j]))) return;
+    }
+    var target = was.target && document.contains(was.target) ? was.target : document.getElementById("main");
+    if (target) {
+      var heading = target.querySelector("h2, h1");
+      focusOn(heading || target);
+    }
+  }
 
   // <button data-copy="#selector"> copies that element's text.
   document.addEventListener("click", function (e) {
