@@ -335,7 +335,7 @@ async fn post_password(
                 tx,
                 id,
                 "password changed",
-                "every session ended",
+                "every other session ended",
                 address.as_deref(),
             )?;
             forget_initial_password(tx, &settings, id)?;

@@ -566,6 +566,30 @@ fn focus_after_htmx_actions_and_the_live_region() {
     );
 }
 
+/// One wording everywhere: refusals that say what to do, no silent cuts, no stale errors, a
+/// 404 that says so once, toasts that do not pile up (issue 14, point 9).
+#[test]
+#[ignore = "needs chromium and node"]
+fn wording_refusals_and_messages_read_plainly() {
+    let site = Site::start();
+    let password = site.member("ada");
+    let key = keygen(site.dir.path(), "laptop", "ada@laptop");
+    let dsa = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys/dsa.pub"),
+    )
+    .expect("dsa fixture");
+    site.run(
+        "wording.mjs",
+        &[
+            ("LABGATE_USER", "ada"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_KEY", &key.public),
+            ("LABGATE_FP", &key.fingerprint),
+            ("LABGATE_DSA_KEY", dsa.trim()),
+        ],
+    );
+}
+
 /// The pages `screenshots.mjs` shows, each as `<page>-desktop.png` and `<page>-phone.png`.
 const SCREENSHOTS: &[&str] = &["login", "sshkeys", "tokens", "instances"];
 

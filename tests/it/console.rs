@@ -170,3 +170,77 @@ fn admin_confirmations_name_the_effect() {
         "{row}"
     );
 }
+
+/// One wording everywhere (issue 14, point 9): a pasted fingerprint is recognised, a long name
+/// is refused in words (the field does not cut it silently), command names show as code and
+/// not as Markdown backticks, the 404 page says "not found" once, the log after a password
+/// change says what really ended, and a generated key's ssh line names `-i key.pem`.
+#[test]
+fn wording_says_what_happened_once_and_plainly() {
+    let lab = Lab::new();
+    let pw = lab.add_user("mia", false);
+    lab.login("mia", &pw);
+
+    let (status, form) = body(lab.post_form(
+        "/sshkeys",
+        &[
+            ("key", "SHA256:h0N+jqrLuxTkBe2IdP21OVpTEGhBXGbPEXFrhXOb0BE"),
+            ("name", "laptop"),
+        ],
+    ));
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(
+        form.contains("paste the .pub file, not its fingerprint"),
+        "{form}"
+    );
+
+    let (_, page) = body(lab.client.get("/sshkeys").dispatch());
+    let name_input = page
+        .split("id=\"key-name\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .unwrap_or_default();
+    assert!(!name_input.contains("maxlength"), "{name_input}");
+    let long = "n".repeat(70);
+    let (status, form) = body(lab.post_form("/sshkeys", &[("key", KEY.trim()), ("name", &long)]));
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(form.contains("The name is 70 characters long; use at most 64."));
+
+    let dsa = include_str!("../fixtures/keys/dsa.pub");
+    let (status, form) = body(lab.post_form("/sshkeys", &[("key", dsa.trim()), ("name", "old")]));
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(
+        form.contains("<code>ssh-keygen -t ed25519</code>") && !form.contains('`'),
+        "{form}"
+    );
+
+    let (status, missing) = body(lab.client.get("/no-such-page").dispatch());
+    assert_eq!(status, Status::NotFound);
+    let main = missing.split("<main").nth(1).unwrap_or_default();
+    assert_eq!(
+        main.to_lowercase().matches("not found").count(),
+        1,
+        "{main}"
+    );
+
+    let new = "a-brand-new-password-2";
+    let resp = lab.post_form(
+        "/account/password",
+        &[("current", &pw), ("new", new), ("confirm", new)],
+    );
+    assert_eq!(resp.status(), Status::SeeOther);
+    let (_, account) = body(lab.client.get("/account").dispatch());
+    assert!(account.contains("every other session ended"), "{account}");
+
+    let robot = add_robot(&lab.data(), "ur5e", "robot1.lab", 2222);
+    assert_eq!(
+        lab.post_form("/instances", &[("robot", &robot), ("generate", "true")])
+            .status(),
+        Status::SeeOther
+    );
+    let (_, instances) = body(lab.client.get("/instances").dispatch());
+    assert!(
+        instances.contains("ssh -p 2222 root@robot1.lab -i key.pem"),
+        "{instances}"
+    );
+}

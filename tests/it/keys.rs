@@ -149,10 +149,13 @@ fn row_named(html: &str, name: &str) -> (i64, String) {
 }
 
 /// The message shown beside a field of the form.
+/// The message under `field`, in the words the API uses: the page shows the message's
+/// `backtick` spans as `<code>`, which reads back as the backticks here.
 fn field_error(html: &str, field: &str) -> Option<String> {
     let start = format!("<p id=\"{field}-error\" class=\"field-error\">");
     let at = html.find(&start)? + start.len();
-    Some(unesc(html[at..].split("</p>").next()?))
+    let shown = html[at..].split("</p>").next()?;
+    Some(unesc(&shown.replace("<code>", "`").replace("</code>", "`")))
 }
 
 fn toast_of(resp: &LocalResponse<'_>) -> String {

@@ -110,6 +110,22 @@
     }
   }
 
+  // A field marked invalid stops saying so once the person empties it: the old message no
+  // longer describes what is there.
+  document.addEventListener("input", function (e) {
+    var field = e.target;
+    if (!field.getAttribute || field.getAttribute("aria-invalid") !== "true" || field.value !== "") return;
+    field.removeAttribute("aria-invalid");
+    var described = (field.getAttribute("aria-describedby") || "").split(/\s+/);
+    var kept = [];
+    for (var i = 0; i < described.length; i++) {
+      var note = described[i] && document.getElementById(described[i]);
+      if (note && note.classList.contains("field-error")) note.remove();
+      else if (described[i]) kept.push(described[i]);
+    }
+    field.setAttribute("aria-describedby", kept.join(" "));
+  });
+
   // <button data-copy="#selector"> copies that element's text.
   document.addEventListener("click", function (e) {
     var button = e.target.closest && e.target.closest("[data-copy]");
