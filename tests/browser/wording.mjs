@@ -1,4 +1,4 @@
-// Wording (issue 14, point 9), at 1280 px and 390 px: a pasted fingerprint is recognised, a
+// Wording (issue 14, point 9) and the public /USER.keys (point 11), at 1280 px and 390 px: a pasted fingerprint is recognised, a
 // 70-character name is refused in words rather than cut by the field, command names show as
 // code (no Markdown backticks), a stale field error goes once the field is emptied, the 404
 // page says "not found" once, and a burst of toasts does not pile up over the content.
@@ -48,6 +48,17 @@ await flow(async (t) => {
       assert.equal(await page.getByLabel("Name").inputValue(), long, "the field keeps all 70 characters");
       await submit.click();
       await seeText(page.locator("#key-form"), "The name is 70 characters long; use at most 64.");
+
+      // Point 11: the list says in words that /USER.keys is public, and a visitor reads it.
+      await page.getByLabel("Name").fill(`key-${width}`);
+      // Saved the first time; the second width's attempt is the same key again (refused).
+      if (width !== 1280) t.watch.expectStatus(422, "/sshkeys");
+      await submit.click();
+      await seeText(page.locator("#keys-public"), "anyone, signed in or not, can read them");
+      const visitor = await t.page({ viewport: { width, height: 900 } });
+      const resp = await visitor.goto(`/${user}.keys`);
+      assert.equal(resp.status(), 200);
+      assert.match(await resp.text(), /^ssh-ed25519 /);
     });
 
     await t.step(`at ${width} px the 404 page says "not found" once, and toasts do not pile up`, async () => {

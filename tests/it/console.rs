@@ -244,3 +244,25 @@ fn wording_says_what_happened_once_and_plainly() {
         "{instances}"
     );
 }
+
+/// `/USER.keys` is public, and the SSH keys page says so in words (issue 14, point 11).
+#[test]
+fn the_keys_page_says_user_keys_is_public() {
+    let lab = Lab::new();
+    let pw = lab.add_user("mia", false);
+    lab.login("mia", &pw);
+    assert_eq!(
+        lab.post_form("/sshkeys", &[("key", KEY.trim()), ("name", "laptop")])
+            .status(),
+        Status::SeeOther
+    );
+    let (_, page) = body(lab.client.get("/sshkeys").dispatch());
+    assert!(
+        page.contains("These public keys are public: anyone, signed in or not, can read them"),
+        "{page}"
+    );
+    // And it is so (tests/browser/wording.mjs reads it as a visitor without a session).
+    let (status, text) = body(lab.client.get("/mia.keys").dispatch());
+    assert_eq!(status, Status::Ok);
+    assert!(text.starts_with("ssh-ed25519 "), "{text}");
+}
