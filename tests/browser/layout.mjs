@@ -2,7 +2,9 @@
 // used as a name, a generated key pair and fingerprints in the security log, every page fits
 // a 320 px and a 390 px phone and a 1280 px desktop, and no button or text sticks out of its
 // card. Env: LABGATE_URL, LABGATE_USER, LABGATE_PASSWORD, LABGATE_KEY1 (named LABGATE_LONG_NAME
-// here), LABGATE_KEY2 (its long comment becomes its name), LABGATE_KEY2_COMMENT, LABGATE_ROBOT.
+// here), LABGATE_KEY2 (its long comment becomes its name), LABGATE_KEY2_COMMENT, LABGATE_ROBOT (option text), LABGATE_ROBOT_HOST.
+// At 1280 px fingerprints and dates keep to one line and the robot is named, not numbered
+// (point 10).
 
 import { env, flow, overflow, seeText } from "./lib.mjs";
 
@@ -13,6 +15,7 @@ const longName = env("LABGATE_LONG_NAME");
 const key2 = env("LABGATE_KEY2");
 const comment2 = env("LABGATE_KEY2_COMMENT");
 const robot = env("LABGATE_ROBOT");
+const robotHost = env("LABGATE_ROBOT_HOST");
 
 const WIDTHS = [320, 390, 1280];
 const PAGES = ["/sshkeys", "/instances", "/tokens", "/account"];
@@ -55,6 +58,36 @@ await flow(async (t) => {
       }
     });
   }
+
+  await t.step("at 1280 px fingerprints and dates keep to one line and the content uses the width", async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await t.visit(page, "/sshkeys");
+    const lines = await page.evaluate(() => {
+      const count = (el) => {
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+      };
+      return [...document.querySelectorAll(".keys code.fingerprint, .keys td[data-label='Added']")].map(
+        (el) => [el.textContent.trim(), count(el)],
+      );
+    });
+    assert.ok(lines.length >= 4, `fingerprints and dates found: ${JSON.stringify(lines)}`);
+    for (const [text, n] of lines) assert.equal(n, 1, `${text} on one line`);
+    const main = await page.locator("main").boundingBox();
+    assert.ok(main.width >= 1200, `main is ${main.width} px wide at 1280 px`);
+  });
+
+  await t.step("the instance names its robot by type, description and host; the id is there on demand", async () => {
+    await t.visit(page, "/instances");
+    const cell = page.locator("tbody tr").first().locator("td[data-label='Robot']");
+    await seeText(cell, `${robot} `.replace(": ", " · ").trim());
+    await seeText(cell, robotHost);
+    const id = cell.locator("details.robot-id code");
+    assert.ok(!(await id.isVisible()), "the id is folded away");
+    await cell.getByText("Robot id").click();
+    assert.match(await id.innerText(), /^[0-9a-f-]{36}$/);
+  });
 
   await t.step("the instance's buttons stay inside the card at 390 px", async () => {
     await page.setViewportSize({ width: 390, height: 900 });

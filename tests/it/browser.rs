@@ -493,6 +493,7 @@ fn layout_long_names_never_scroll_sideways() {
             ("LABGATE_KEY2", &desk.public),
             ("LABGATE_KEY2_COMMENT", comment),
             ("LABGATE_ROBOT", &robot.option),
+            ("LABGATE_ROBOT_HOST", "ur5e-1.lab.example"),
         ],
     );
 }
