@@ -227,15 +227,31 @@ async fn post_logout(
 #[derive(Serialize)]
 struct AccountCtx {
     events: Vec<users::Event>,
+    /// The `before` of the next, older page of the log, if any.
+    older: Option<i64>,
+    /// Whether this page starts past the newest entries.
+    paged: bool,
     /// Names of the groups the account belongs to.
     groups: Vec<String>,
     sessions: i64,
     error: Option<String>,
 }
 
+/// Entries of the security log per page.
+const LOG_PAGE: i64 = 25;
+
 async fn account_view(user: &User, db: &Db, error: Option<String>) -> Result<View, AppError> {
+    account_page(user, db, error, None).await
+}
+
+async fn account_page(
+    user: &User,
+    db: &Db,
+    error: Option<String>,
+    before: Option<i64>,
+) -> Result<View, AppError> {
     let id = user.id;
-    let (events, sessions, groups) = db
+    let ((events, older), sessions, groups) = db
         .run(move |conn| {
             let n = conn.query_row(
                 "SELECT COUNT(*) FROM sessions WHERE user_id = ?1 AND expires > ?2",
@@ -243,13 +259,15 @@ async fn account_view(user: &User, db: &Db, error: Option<String>) -> Result<Vie
                 |r| r.get(0),
             )?;
             let groups = crate::lab::groups::of_user(conn, id)?;
-            Ok((users::events(conn, id, 100)?, n, groups))
+            Ok((users::events_page(conn, id, before, LOG_PAGE)?, n, groups))
         })
         .await?;
     Ok(View::new(
         "account.html",
         AccountCtx {
             events,
+            older,
+            paged: before.is_some(),
             groups,
             sessions,
             error,
@@ -257,9 +275,9 @@ async fn account_view(user: &User, db: &Db, error: Option<String>) -> Result<Vie
     ))
 }
 
-#[get("/account")]
-async fn get_account(user: User, db: &State<Db>) -> Result<View, AppError> {
-    account_view(&user, db, None).await
+#[get("/account?<before>")]
+async fn get_account(user: User, before: Option<i64>, db: &State<Db>) -> Result<View, AppError> {
+    account_page(&user, db, None, before).await
 }
 
 #[derive(FromForm)]

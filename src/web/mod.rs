@@ -48,6 +48,7 @@ impl Templates {
         env.add_filter("relative", relative);
         env.add_filter("labtime", labtime);
         env.add_filter("code_spans", code_spans);
+        env.add_filter("when", when);
         for path in Assets::iter() {
             let Some(name) = path.strip_prefix("templates/") else {
                 continue;
@@ -71,6 +72,29 @@ impl Templates {
             Some(block) => tmpl.eval_to_state(ctx)?.render_block(block)?,
             None => tmpl.render(ctx)?,
         })
+    }
+}
+
+/// Unix seconds as a `<time>` whose text is UTC (`YYYY-MM-DD HH:MM UTC`) and whose
+/// `datetime` lets the page's script show it in the reader's own time zone (template filter).
+fn when(ts: Option<i64>) -> Value {
+    match ts.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()) {
+        Some(at) => {
+            let iso = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute(),
+                at.second()
+            );
+            let shown = minijinja::HtmlEscape(&datetime(ts)).to_string();
+            Value::from_safe_string(format!(
+                "<time datetime=\"{iso}\" data-local>{shown}</time>"
+            ))
+        }
+        None => Value::from("never"),
     }
 }
 

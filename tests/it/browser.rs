@@ -591,6 +591,27 @@ fn wording_refusals_and_messages_read_plainly() {
     );
 }
 
+/// The security log and ended instances are paged or hidden, and times are the reader's own
+/// (issue 14, point 7).
+#[test]
+#[ignore = "needs chromium and node"]
+fn lists_page_and_times_are_local() {
+    let site = Site::start();
+    let password = site.member("ada");
+    crate::console::log_events(&site.data(), "ada", 40);
+    let key = keygen(site.dir.path(), "laptop", "ada@laptop");
+    let robot = site.robot("arm by the window", "ur5e-1.lab.example");
+    site.run(
+        "lists.mjs",
+        &[
+            ("LABGATE_USER", "ada"),
+            ("LABGATE_PASSWORD", &password),
+            ("LABGATE_KEY", &key.public),
+            ("LABGATE_ROBOT", &robot.option),
+        ],
+    );
+}
+
 /// The pages `screenshots.mjs` shows, each as `<page>-desktop.png` and `<page>-phone.png`.
 const SCREENSHOTS: &[&str] = &["login", "sshkeys", "tokens", "instances"];
 

@@ -266,3 +266,101 @@ fn the_keys_page_says_user_keys_is_public() {
     assert_eq!(status, Status::Ok);
     assert!(text.starts_with("ssh-ed25519 "), "{text}");
 }
+
+/// Notes `n` numbered events in `username`'s security log, oldest first.
+pub fn log_events(data: &std::path::Path, username: &str, n: usize) {
+    let db = db_of(data);
+    let username = username.to_owned();
+    db.run_blocking(move |conn| {
+        let id: i64 = conn.query_row(
+            "SELECT id FROM users WHERE username = ?1",
+            [&username],
+            |r| r.get(0),
+        )?;
+        for i in 0..n {
+            labgate::auth::users::record_event(
+                conn,
+                id,
+                "test entry",
+                &format!("entry {i}"),
+                None,
+            )?;
+        }
+        Ok(())
+    })
+    .expect("events");
+}
+
+/// The security log and the ended instances are paged, newest first, with "Older" links;
+/// ended instances can be hidden; times carry `datetime` for the reader's zone and read UTC
+/// without JavaScript (issue 14, point 7).
+#[test]
+fn long_lists_are_paged_and_ended_instances_can_be_hidden() {
+    let lab = Lab::new();
+    let pw = lab.add_user("mia", false);
+    lab.login("mia", &pw);
+    log_events(&lab.data(), "mia", 40);
+
+    let (_, account) = body(lab.client.get("/account").dispatch());
+    let log = account.split("id=\"log\"").nth(1).unwrap_or_default();
+    assert_eq!(log.matches("<td data-label=\"When\">").count(), 25, "{log}");
+    assert!(
+        log.contains("entry 39") && !log.contains("entry 14<"),
+        "newest first"
+    );
+    let older = log
+        .split("href=\"/account?before=")
+        .nth(1)
+        .and_then(|rest| rest.split('#').next())
+        .unwrap_or_else(|| panic!("an Older link in {log}"))
+        .to_owned();
+    assert!(log.contains("<time datetime=\"20") && log.contains(" UTC</time>"));
+    let (status, page2) = body(
+        lab.client
+            .get(format!("/account?before={older}"))
+            .dispatch(),
+    );
+    assert_eq!(status, Status::Ok);
+    let log2 = page2.split("id=\"log\"").nth(1).unwrap_or_default();
+    assert!(
+        log2.contains("entry 14<") && !log2.contains("entry 15<"),
+        "{log2}"
+    );
+    assert!(
+        log2.contains("href=\"/account#log\""),
+        "a way back to the newest"
+    );
+    assert!(
+        !log2.contains("/account?before="),
+        "the oldest page has no Older link"
+    );
+
+    let robot = add_robot(&lab.data(), "ur5e", "robot1.lab", 2222);
+    let db = db_of(&lab.data());
+    for _ in 0..12 {
+        assert_eq!(
+            lab.post_form("/instances", &[("robot", &robot), ("pasted", KEY.trim())])
+                .status(),
+            Status::SeeOther
+        );
+        let id = instance_ids(&db, "mia").remove(0);
+        assert_eq!(
+            lab.post_form(&format!("/instances/{id}/terminate"), &[])
+                .status(),
+            Status::SeeOther
+        );
+    }
+    let rows = |html: &str| html.matches("<tr id=\"instance-").count();
+    let (_, first) = body(lab.client.get("/instances").dispatch());
+    assert_eq!(rows(&first), 10);
+    assert!(
+        first.contains("href=\"/instances?older=10\""),
+        "an Older link"
+    );
+    let (_, second) = body(lab.client.get("/instances?older=10").dispatch());
+    assert_eq!(rows(&second), 2);
+    assert!(second.contains(">Newer ended</a>"));
+    let (_, hidden) = body(lab.client.get("/instances?ended=hide").dispatch());
+    assert_eq!(rows(&hidden), 0);
+    assert!(hidden.contains("Show ended instances (12)"), "{hidden}");
+}

@@ -126,6 +126,33 @@
     field.setAttribute("aria-describedby", kept.join(" "));
   });
 
+  // <time datetime data-local> shows UTC in the page; here it becomes the reader's own time
+  // zone, with the UTC text kept as its title.
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function localTimes(root) {
+    var times = (root || document).querySelectorAll("time[data-local][datetime]");
+    var zone = "";
+    for (var i = 0; i < times.length; i++) {
+      var el = times[i];
+      var at = new Date(el.getAttribute("datetime"));
+      if (isNaN(at.getTime())) continue;
+      if (!zone && window.Intl && Intl.DateTimeFormat) {
+        var parts = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" }).formatToParts(at);
+        for (var j = 0; j < parts.length; j++) if (parts[j].type === "timeZoneName") zone = parts[j].value;
+      }
+      el.title = el.textContent;
+      el.textContent = at.getFullYear() + "-" + pad(at.getMonth() + 1) + "-" + pad(at.getDate()) + " " +
+        pad(at.getHours()) + ":" + pad(at.getMinutes()) + (zone ? " " + zone : "");
+      el.removeAttribute("data-local");
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+  } else {
+    localTimes(document);
+  }
+  document.addEventListener("htmx:load", function (e) { localTimes(e.target); });
+
   // <button data-copy="#selector"> copies that element's text.
   document.addEventListener("click", function (e) {
     var button = e.target.closest && e.target.closest("[data-copy]");
