@@ -5,6 +5,8 @@
 -- SQLite writes them into the stored statement, so fresh and migrated schemas read the same.
 -- users.last_login: last sign-in; users.deleted / deployments.deleted: when an admin deleted it
 -- (the row stays for history); instances.end_reason: why an admin ended the booking.
+-- sessions.user_agent / last_seen: the browser and its last use, for the Account page's list;
+-- users.must_change_password: the password was set by an admin and must be changed first.
 
 CREATE TABLE IF NOT EXISTS users (
     id            INTEGER PRIMARY KEY,
@@ -13,7 +15,7 @@ CREATE TABLE IF NOT EXISTS users (
     is_admin      INTEGER NOT NULL DEFAULT 0,
     disabled      INTEGER NOT NULL DEFAULT 0,
     created       INTEGER NOT NULL
-, last_login INTEGER, deleted INTEGER);
+, last_login INTEGER, deleted INTEGER, must_change_password INTEGER NOT NULL DEFAULT 0);
 
 -- Session ids are random 256-bit values; only their SHA-256 is stored.
 CREATE TABLE IF NOT EXISTS sessions (
@@ -23,7 +25,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     created  INTEGER NOT NULL,
     expires  INTEGER NOT NULL,
     address  TEXT
-);
+, user_agent TEXT, last_seen INTEGER);
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
 
 -- The security log shown on /account.

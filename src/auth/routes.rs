@@ -9,6 +9,7 @@ use super::throttle::{Throttle, Verdict};
 use super::users;
 use super::{
     create_session, session_cookie, ClientAddr, CsrfForm, NoFields, SameOrigin, Session, User,
+    UserAgent,
 };
 use crate::config::Config;
 use crate::db::Db;
@@ -32,15 +33,38 @@ fn get_root() -> SeeOther {
     SeeOther::to("/sshkeys")
 }
 
-#[get("/login")]
-fn get_login(user: Option<User>, cookies: &CookieJar<'_>, config: &State<Config>) -> Reply {
+/// `next` when it is a path on this site to return to after signing in: it starts with one
+/// `/` (not `//` or `/\`, which browsers read as another host), holds no control characters
+/// and is not the sign-in page itself. Anything else is dropped.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let next = next?;
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && next.len() <= 1024
+        && !next.starts_with("/login")
+        && !next.starts_with("/logout");
+    local.then(|| next.to_owned())
+}
+
+#[get("/login?<next>")]
+fn get_login(
+    user: Option<User>,
+    next: Option<&str>,
+    cookies: &CookieJar<'_>,
+    config: &State<Config>,
+) -> Reply {
     let login_csrf = login_token(cookies, config);
+    let next = safe_next(next);
     match user {
-        Some(_) => SeeOther::to("/sshkeys").into(),
+        Some(_) => SeeOther::to(next.unwrap_or_else(|| "/sshkeys".into())).into(),
         None => View::new(
             "login.html",
             LoginCtx {
                 login_csrf,
+                next: next.unwrap_or_default(),
+                first_start: initial_password_file(config).exists(),
                 ..LoginCtx::default()
             },
         )
@@ -72,6 +96,10 @@ struct LoginCtx {
     username: String,
     error: Option<String>,
     login_csrf: String,
+    /// Where to go after signing in (a checked local path), or empty.
+    next: String,
+    /// Whether the first admin's generated password file still exists.
+    first_start: bool,
 }
 
 #[derive(FromForm)]
@@ -82,6 +110,8 @@ struct LoginForm {
     password: String,
     #[field(default = String::new())]
     csrf_token: String,
+    #[field(default = String::new())]
+    next: String,
 }
 
 /// The file holding the first admin's generated password.
@@ -108,13 +138,22 @@ pub fn forget_initial_password(
     Ok(())
 }
 
-fn login_refused(username: String, error: String, status: Status, login_csrf: String) -> View {
+fn login_refused(
+    username: String,
+    error: String,
+    status: Status,
+    login_csrf: String,
+    next: &str,
+    config: &Config,
+) -> View {
     View::new(
         "login.html",
         LoginCtx {
             username,
             error: Some(error),
             login_csrf,
+            next: safe_next(Some(next)).unwrap_or_default(),
+            first_start: initial_password_file(config).exists(),
         },
     )
     .status(status)
@@ -123,6 +162,7 @@ fn login_refused(username: String, error: String, status: Status, login_csrf: St
 #[post("/login", data = "<form>")]
 async fn post_login(
     addr: ClientAddr,
+    agent: UserAgent,
     _same_origin: SameOrigin,
     form: Form<LoginForm>,
     db: &State<Db>,
@@ -134,6 +174,7 @@ async fn post_login(
         username,
         password,
         csrf_token,
+        next,
     } = form.into_inner();
     let username = username.trim().to_owned();
     // Double submit: the form's token must match the cookie set with the form, which another
@@ -142,7 +183,7 @@ async fn post_login(
     let token = login_token(cookies, config);
     if !expected.is_some_and(|e| super::constant_time_eq(e.as_bytes(), csrf_token.as_bytes())) {
         let msg = "The sign-in form had expired. Please sign in again.".to_owned();
-        return Ok(login_refused(username, msg, Status::Forbidden, token).into());
+        return Ok(login_refused(username, msg, Status::Forbidden, token, &next, config).into());
     }
     let address = addr.0.unwrap_or_else(|| "unknown".into());
     match throttle.begin(&address, &username) {
@@ -152,7 +193,9 @@ async fn post_login(
             let minutes = d.as_secs().div_ceil(60);
             let msg =
                 format!("Too many failed sign-ins from your address. Try again in {minutes} min.");
-            return Ok(login_refused(username, msg, Status::TooManyRequests, token).into());
+            return Ok(
+                login_refused(username, msg, Status::TooManyRequests, token, &next, config).into(),
+            );
         }
     }
     let name = username.clone();
@@ -185,12 +228,14 @@ async fn post_login(
                 .await?;
             }
             let msg = "Wrong username or password.".to_owned();
-            return Ok(login_refused(username, msg, Status::Unauthorized, token).into());
+            return Ok(
+                login_refused(username, msg, Status::Unauthorized, token, &next, config).into(),
+            );
         }
     };
     if account.disabled {
         let msg = "This account is disabled. Ask a lab admin to enable it.".to_owned();
-        return Ok(login_refused(username, msg, Status::Forbidden, token).into());
+        return Ok(login_refused(username, msg, Status::Forbidden, token, &next, config).into());
     }
     throttle.succeeded(&address, &username);
     let old = cookies
@@ -203,11 +248,11 @@ async fn post_login(
             }
             users::record_event(tx, account.id, "login succeeded", "", Some(&address))?;
             users::touch_login(tx, account.id)?;
-            create_session(tx, account.id, Some(&address))
+            create_session(tx, account.id, Some(&address), agent.0.as_deref())
         })
         .await?;
     cookies.add(session_cookie(session_id, config));
-    Ok(SeeOther::to("/sshkeys").into())
+    Ok(SeeOther::to(safe_next(Some(&next)).unwrap_or_else(|| "/sshkeys".into())).into())
 }
 
 #[post("/logout", data = "<_form>")]
@@ -233,35 +278,39 @@ struct AccountCtx {
     paged: bool,
     /// Names of the groups the account belongs to.
     groups: Vec<String>,
-    sessions: i64,
+    sessions: usize,
+    /// The account's active sessions, this one first.
+    active: Vec<super::sessions::SessionRow>,
     error: Option<String>,
 }
 
 /// Entries of the security log per page.
 const LOG_PAGE: i64 = 25;
 
-async fn account_view(user: &User, db: &Db, error: Option<String>) -> Result<View, AppError> {
-    account_page(user, db, error, None).await
+async fn account_view(session: &Session, db: &Db, error: Option<String>) -> Result<View, AppError> {
+    account_page(session, db, error, None).await
 }
 
 async fn account_page(
-    user: &User,
+    session: &Session,
     db: &Db,
     error: Option<String>,
     before: Option<i64>,
 ) -> Result<View, AppError> {
-    let id = user.id;
-    let ((events, older), sessions, groups) = db
+    let id = session.user.id;
+    let current = session.id_hash.clone();
+    let ((events, older), active, groups) = db
         .run(move |conn| {
-            let n = conn.query_row(
-                "SELECT COUNT(*) FROM sessions WHERE user_id = ?1 AND expires > ?2",
-                rusqlite::params![id, crate::db::now()],
-                |r| r.get(0),
-            )?;
+            let active = super::sessions::list(conn, id, &current)?;
             let groups = crate::lab::groups::of_user(conn, id)?;
-            Ok((users::events_page(conn, id, before, LOG_PAGE)?, n, groups))
+            Ok((
+                users::events_page(conn, id, before, LOG_PAGE)?,
+                active,
+                groups,
+            ))
         })
         .await?;
+    let sessions = active.len();
     Ok(View::new(
         "account.html",
         AccountCtx {
@@ -270,14 +319,19 @@ async fn account_page(
             paged: before.is_some(),
             groups,
             sessions,
+            active,
             error,
         },
     ))
 }
 
 #[get("/account?<before>")]
-async fn get_account(user: User, before: Option<i64>, db: &State<Db>) -> Result<View, AppError> {
-    account_page(&user, db, None, before).await
+async fn get_account(
+    session: &Session,
+    before: Option<i64>,
+    db: &State<Db>,
+) -> Result<View, AppError> {
+    account_page(session, db, None, before).await
 }
 
 #[derive(FromForm)]
@@ -293,6 +347,7 @@ struct PasswordForm {
 #[post("/account/password", data = "<form>")]
 async fn post_password(
     addr: ClientAddr,
+    agent: UserAgent,
     session: &Session,
     form: CsrfForm<PasswordForm>,
     db: &State<Db>,
@@ -308,7 +363,7 @@ async fn post_password(
     let user = session.user.clone();
     let refuse = |msg: String| async {
         Ok::<Reply, AppError>(
-            account_view(&user, db, Some(msg))
+            account_view(session, db, Some(msg))
                 .await?
                 .status(Status::UnprocessableEntity)
                 .into(),
@@ -329,7 +384,7 @@ async fn post_password(
         Verdict::Refuse(d) => {
             let minutes = d.as_secs().div_ceil(60);
             let msg = format!("too many wrong current passwords; try again in {minutes} min");
-            return Ok(account_view(&user, db, Some(msg))
+            return Ok(account_view(session, db, Some(msg))
                 .await?
                 .status(Status::TooManyRequests)
                 .into());
@@ -357,7 +412,7 @@ async fn post_password(
                 address.as_deref(),
             )?;
             forget_initial_password(tx, &settings, id)?;
-            create_session(tx, id, address.as_deref())
+            create_session(tx, id, address.as_deref(), agent.0.as_deref())
         })
         .await?;
     cookies.add(session_cookie(session_id, config));

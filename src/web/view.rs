@@ -84,17 +84,58 @@ fn ascii_json(json: &str) -> String {
     out
 }
 
-/// Sends a visitor to the login page: a 303, or `HX-Redirect` for htmx.
+/// Sends a visitor to the login page: a 303, or `HX-Redirect` for htmx. The page they were on
+/// (for htmx the page that sent the request) goes along as `next`, a local path only, so
+/// signing in brings them back; when their session cookie was there but no longer valid, the
+/// sign-in page says that their session ended.
 pub fn to_login(req: &Request<'_>) -> response::Result<'static> {
+    let here = if is_htmx(req) {
+        req.headers()
+            .get_one("HX-Current-URL")
+            .and_then(|url| url.split_once("://"))
+            .and_then(|(_, rest)| rest.find('/').map(|at| rest[at..].to_owned()))
+    } else if req.method() == rocket::http::Method::Get {
+        Some(req.uri().to_string())
+    } else {
+        None
+    };
+    let mut to = "/login".to_owned();
+    if let Some(next) = crate::auth::routes::safe_next(here.as_deref()).filter(|n| n != "/") {
+        to.push_str("?next=");
+        to.push_str(&percent_encode(&next));
+    }
+    if req.cookies().get(crate::auth::SESSION_COOKIE).is_some() {
+        let message = "Your session ended; sign in again.";
+        let cookie = Cookie::build((FLASH_COOKIE, URL_SAFE_NO_PAD.encode(message)))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Strict);
+        req.cookies().add(cookie);
+        req.cookies()
+            .remove(Cookie::build(crate::auth::SESSION_COOKIE).path("/"));
+    }
     if is_htmx(req) {
         return Response::build()
-            .header(Header::new("HX-Redirect", "/login"))
+            .header(Header::new("HX-Redirect", to))
             .ok();
     }
     Response::build()
         .status(Status::SeeOther)
-        .header(Header::new("Location", "/login"))
+        .header(Header::new("Location", to))
         .ok()
+}
+
+/// Percent-encodes everything but unreserved characters and `/`, for a query value.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A full error page.

@@ -364,3 +364,121 @@ fn long_lists_are_paged_and_ended_instances_can_be_hidden() {
     assert_eq!(rows(&hidden), 0);
     assert!(hidden.contains("Show ended instances (12)"), "{hidden}");
 }
+
+/// The Account page lists active sessions and ends one or all others; a request on an ended
+/// session goes to sign in with "your session ended" and a local way back (issue 14, point 5).
+#[test]
+fn sessions_are_listed_ended_and_an_ended_one_finds_its_way_back() {
+    use crate::common::{csrf_from, form, get_with, session_for};
+    use rocket::http::{ContentType, Cookie, Header};
+
+    let lab = Lab::new();
+    let pw = lab.add_user("mia", false);
+    let (client, _dir) = lab.into_untracked();
+    let here = session_for(&client, "mia", &pw);
+    let other = session_for(&client, "mia", &pw);
+    let post_as = |session: &str, uri: &str| {
+        let (_, page) = get_with(&client, "/account", session);
+        let csrf = csrf_from(&page).unwrap_or_default();
+        client
+            .post(uri.to_owned())
+            .cookie(Cookie::new("labgate_session", session.to_owned()))
+            .header(ContentType::Form)
+            .body(form(&[("csrf_token", &csrf)]))
+            .dispatch()
+    };
+
+    let (_, account) = get_with(&client, "/account", &here);
+    assert_eq!(account.matches("<tr id=\"session-").count(), 2, "{account}");
+    assert_eq!(account.matches("this browser").count(), 1);
+    assert!(account.contains("End all other sessions"));
+    let n = account
+        .split("action=\"/account/sessions/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("an End button in {account}"))
+        .to_owned();
+    assert_eq!(get_with(&client, "/account", &other).0, Status::Ok);
+    let resp = post_as(&here, &format!("/account/sessions/{n}/end"));
+    assert_eq!(resp.status(), Status::SeeOther);
+    let (_, account) = get_with(&client, "/account", &here);
+    assert_eq!(account.matches("<tr id=\"session-").count(), 1);
+    assert!(account.contains("session ended"), "logged");
+
+    // The ended browser: a page goes to sign in and back; htmx from the page it was on.
+    let resp = client
+        .get("/instances?older=10")
+        .cookie(Cookie::new("labgate_session", other.clone()))
+        .dispatch();
+    assert_eq!(resp.status(), Status::SeeOther);
+    assert_eq!(
+        resp.headers().get_one("Location"),
+        Some("/login?next=/instances%3Folder%3D10")
+    );
+    let flash = resp
+        .cookies()
+        .get("labgate_flash")
+        .map(|c| c.value().to_owned());
+    assert!(flash.is_some(), "a message for the sign-in page");
+    let resp = client
+        .post("/sshkeys/1/delete")
+        .cookie(Cookie::new("labgate_session", other.clone()))
+        .header(Header::new("HX-Request", "true"))
+        .header(Header::new(
+            "HX-Current-URL",
+            "http://127.0.0.1:8000/sshkeys",
+        ))
+        .dispatch();
+    assert_eq!(
+        resp.headers().get_one("HX-Redirect"),
+        Some("/login?next=/sshkeys")
+    );
+    let (_, login) = body(
+        client
+            .get("/login?next=/sshkeys")
+            .cookie(Cookie::new("labgate_flash", flash.unwrap_or_default()))
+            .dispatch(),
+    );
+    assert!(
+        login.contains("Your session ended; sign in again."),
+        "{login}"
+    );
+    assert!(
+        login.contains("name=\"next\" value=\"&#x2f;sshkeys\""),
+        "{login}"
+    );
+
+    // Only local paths are followed after signing in.
+    for (next, to) in [
+        ("/instances", "/instances"),
+        ("//evil.example/x", "/sshkeys"),
+        ("https://evil.example/", "/sshkeys"),
+        ("/\\evil.example", "/sshkeys"),
+    ] {
+        let page = client.get("/login").dispatch();
+        let token = page
+            .cookies()
+            .get("labgate_login")
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default();
+        let resp = client
+            .post("/login")
+            .cookie(Cookie::new("labgate_login", token.clone()))
+            .header(ContentType::Form)
+            .body(form(&[
+                ("username", "mia"),
+                ("password", &pw),
+                ("csrf_token", &token),
+                ("next", next),
+            ]))
+            .dispatch();
+        assert_eq!(resp.headers().get_one("Location"), Some(to), "{next}");
+    }
+
+    // End every other session at once.
+    let resp = post_as(&here, "/account/sessions/end-others");
+    assert_eq!(resp.status(), Status::SeeOther);
+    let (_, account) = get_with(&client, "/account", &here);
+    assert_eq!(account.matches("<tr id=\"session-").count(), 1);
+    assert!(!account.contains("End all other sessions"));
+}
