@@ -5,8 +5,7 @@
 -- SQLite writes them into the stored statement, so fresh and migrated schemas read the same.
 -- users.last_login: last sign-in; users.deleted / deployments.deleted: when an admin deleted it
 -- (the row stays for history); instances.end_reason: why an admin ended the booking.
--- sessions.user_agent / last_seen: the browser and its last use, for the Account page's list;
--- users.must_change_password: the password was set by an admin and must be changed first.
+-- sessions.user_agent / last_seen: the browser and its last use, for the Account page's list.
 
 CREATE TABLE IF NOT EXISTS users (
     id            INTEGER PRIMARY KEY,
@@ -15,7 +14,7 @@ CREATE TABLE IF NOT EXISTS users (
     is_admin      INTEGER NOT NULL DEFAULT 0,
     disabled      INTEGER NOT NULL DEFAULT 0,
     created       INTEGER NOT NULL
-, last_login INTEGER, deleted INTEGER, must_change_password INTEGER NOT NULL DEFAULT 0);
+, last_login INTEGER, deleted INTEGER);
 
 -- Session ids are random 256-bit values; only their SHA-256 is stored.
 CREATE TABLE IF NOT EXISTS sessions (

@@ -361,7 +361,19 @@ async fn post_password(
         confirm,
     } = form.0;
     let user = session.user.clone();
+    // Every refusal is noted in the account's log, with its reason and never the password.
     let refuse = |msg: String| async {
+        let (id, reason, address) = (session.user.id, msg.clone(), addr.0.clone());
+        db.write(move |tx| {
+            users::record_event(
+                tx,
+                id,
+                "password change refused",
+                &reason,
+                address.as_deref(),
+            )
+        })
+        .await?;
         Ok::<Reply, AppError>(
             account_view(session, db, Some(msg))
                 .await?
@@ -372,6 +384,11 @@ async fn post_password(
     if let Err(msg) = users::check_password(&new) {
         return refuse(msg).await;
     }
+    if let Err(msg) = users::check_strength(&new, &user.username) {
+        return refuse(msg).await;
+    }
+    // Compared only once the current password is proven, so the answer tells nothing about it.
+    let unchanged = new == current;
     if new != confirm {
         return refuse("the new password and its confirmation differ".into()).await;
     }
@@ -396,6 +413,12 @@ async fn post_password(
         return refuse("the current password is wrong".into()).await;
     }
     throttle.succeeded(&address, &subject);
+    if unchanged {
+        return refuse(
+            "the new password is the same as the current one; choose a different one".into(),
+        )
+        .await;
+    }
     let new_hash = users::hash_password_off(new).await?;
     let address = addr.0;
     let settings = config.inner().clone();

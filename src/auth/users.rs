@@ -292,6 +292,36 @@ pub fn record_event(
 }
 
 /// The newest `limit` entries of an account's security log.
+/// Whether a password its owner chose is hard enough to guess, as judged by zxcvbn (a score
+/// of 3 of 4 at least, with the username counted as known); the refusal says why and what
+/// would help.
+pub fn check_strength(password: &str, username: &str) -> Result<(), String> {
+    let estimate = zxcvbn::zxcvbn(password, &[username]);
+    if estimate.score() >= zxcvbn::Score::Three {
+        return Ok(());
+    }
+    let mut message = "this password is too easy to guess".to_owned();
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            message.push_str(&format!(" ({})", warning.to_string().trim_end_matches('.')));
+        }
+        let tips: Vec<String> = feedback
+            .suggestions()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if !tips.is_empty() {
+            message.push_str(": ");
+            message.push_str(&tips.join(" "));
+        } else {
+            message.push('.');
+        }
+    } else {
+        message.push_str("; add more words or characters.");
+    }
+    Err(message)
+}
+
 pub fn events(conn: &Connection, user_id: i64, limit: i64) -> Result<Vec<Event>, AppError> {
     let mut stmt = conn.prepare(
         "SELECT id, at, kind, detail, address FROM events WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
@@ -336,6 +366,20 @@ pub fn events_page(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn strength_refuses_guessable_passwords_with_a_reason() {
+        for weak in ["password1234", "mia-mia-mia-mia", "qwertyuiop12"] {
+            let refusal = super::check_strength(weak, "mia").expect_err(weak);
+            assert!(
+                refusal.starts_with("this password is too easy to guess"),
+                "{refusal}"
+            );
+        }
+        for strong in ["a-brand-new-password-2", "correct horse battery staple 9"] {
+            assert_eq!(super::check_strength(strong, "mia"), Ok(()), "{strong}");
+        }
+    }
+
     use super::*;
 
     #[test]

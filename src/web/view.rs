@@ -223,8 +223,15 @@ impl<'r> Responder<'r, 'static> for View {
         let flash = take_flash(req);
         let me =
             session.map(|s| context! { username => s.user.username, is_admin => s.user.is_admin });
+        // Admins are reminded on every page until the generated first password is changed.
+        let initial_password = session.is_some_and(|s| s.user.is_admin)
+            && req
+                .rocket()
+                .state::<crate::config::Config>()
+                .is_some_and(|c| crate::auth::routes::initial_password_file(c).exists());
         let ctx = context! {
             me,
+            initial_password,
             csrf_token => session.map(|s| s.csrf.clone()),
             flash,
             path => req.uri().path().as_str(),

@@ -630,6 +630,18 @@ fn sessions_listed_ended_and_back_after_sign_in() {
     );
 }
 
+/// The first admin's banner and hint, and refused password changes with their reason
+/// (issue 14, point 6).
+#[test]
+#[ignore = "needs chromium and node"]
+fn passwords_banner_hint_and_refusals() {
+    let site = Site::start();
+    site.run(
+        "passwords.mjs",
+        &[("LABGATE_ADMIN_PASSWORD", &site.admin_password())],
+    );
+}
+
 /// The pages `screenshots.mjs` shows, each as `<page>-desktop.png` and `<page>-phone.png`.
 const SCREENSHOTS: &[&str] = &["login", "sshkeys", "tokens", "instances"];
 

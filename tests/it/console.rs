@@ -482,3 +482,73 @@ fn sessions_are_listed_ended_and_an_ended_one_finds_its_way_back() {
     assert_eq!(account.matches("<tr id=\"session-").count(), 1);
     assert!(!account.contains("End all other sessions"));
 }
+
+/// A new password equal to the current one or easy to guess is refused with the reason, and
+/// each refusal is logged; the first admin sees a banner and the sign-in page a hint only
+/// while the generated password stands (issue 14, point 6).
+#[test]
+fn password_changes_refuse_the_same_and_the_guessable_and_log_it() {
+    let lab = Lab::new();
+    let (_, login) = body(lab.client.get("/login").dispatch());
+    assert!(
+        login.contains("First start?"),
+        "the hint while the file exists"
+    );
+    lab.login_admin();
+    let (_, page) = body(lab.client.get("/sshkeys").dispatch());
+    assert!(page.contains("id=\"initial-password-banner\""), "{page}");
+
+    let current = lab.admin_password();
+    let (status, page) = body(lab.post_form(
+        "/account/password",
+        &[
+            ("current", &current),
+            ("new", &current),
+            ("confirm", &current),
+        ],
+    ));
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(
+        page.contains("the new password is the same as the current one"),
+        "{page}"
+    );
+    let (status, page) = body(lab.post_form(
+        "/account/password",
+        &[
+            ("current", &current),
+            ("new", "password1234"),
+            ("confirm", "password1234"),
+        ],
+    ));
+    assert_eq!(status, Status::UnprocessableEntity);
+    assert!(
+        page.contains("this password is too easy to guess"),
+        "{page}"
+    );
+    let (_, account) = body(lab.client.get("/account").dispatch());
+    assert_eq!(
+        account.matches("password change refused").count(),
+        2,
+        "{account}"
+    );
+    assert!(
+        !account.contains("password1234"),
+        "never the password itself"
+    );
+
+    let new = "a-brand-new-password-2";
+    let resp = lab.post_form(
+        "/account/password",
+        &[("current", &current), ("new", new), ("confirm", new)],
+    );
+    assert_eq!(resp.status(), Status::SeeOther);
+    let (_, page) = body(lab.client.get("/sshkeys").dispatch());
+    assert!(!page.contains("initial-password-banner"));
+    assert_eq!(lab.post_form("/logout", &[]).status(), Status::SeeOther);
+    let (status, login) = body(lab.client.get("/login").dispatch());
+    assert_eq!(status, Status::Ok);
+    assert!(
+        login.contains("Sign in to labgate") && !login.contains("First start?"),
+        "{login}"
+    );
+}
