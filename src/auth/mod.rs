@@ -88,6 +88,24 @@ impl<'r> FromRequest<'r> for UserAgent {
     }
 }
 
+/// Who is knocking: the client's address and browser, for sign-in and password changes,
+/// which start a session and note both.
+pub struct Visitor(pub ClientAddr, pub UserAgent);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Visitor {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let addr = ClientAddr(req.client_ip().map(|ip| ip.to_string()));
+        match req.guard::<UserAgent>().await {
+            Outcome::Success(agent) => Outcome::Success(Visitor(addr, agent)),
+            Outcome::Error((status, e)) => Outcome::Error((status, e)),
+            Outcome::Forward(status) => Outcome::Forward(status),
+        }
+    }
+}
+
 /// Passes only same-origin requests (see [`same_origin`]); for posts without a session.
 pub struct SameOrigin;
 

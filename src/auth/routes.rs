@@ -8,8 +8,7 @@ use serde::Serialize;
 use super::throttle::{Throttle, Verdict};
 use super::users;
 use super::{
-    create_session, session_cookie, ClientAddr, CsrfForm, NoFields, SameOrigin, Session, User,
-    UserAgent,
+    create_session, session_cookie, CsrfForm, NoFields, SameOrigin, Session, User, Visitor,
 };
 use crate::config::Config;
 use crate::db::Db;
@@ -161,8 +160,7 @@ fn login_refused(
 
 #[post("/login", data = "<form>")]
 async fn post_login(
-    addr: ClientAddr,
-    agent: UserAgent,
+    visitor: Visitor,
     _same_origin: SameOrigin,
     form: Form<LoginForm>,
     db: &State<Db>,
@@ -170,6 +168,7 @@ async fn post_login(
     throttle: &State<Throttle>,
     cookies: &CookieJar<'_>,
 ) -> Result<Reply, AppError> {
+    let Visitor(addr, agent) = visitor;
     let LoginForm {
         username,
         password,
@@ -346,8 +345,7 @@ struct PasswordForm {
 
 #[post("/account/password", data = "<form>")]
 async fn post_password(
-    addr: ClientAddr,
-    agent: UserAgent,
+    visitor: Visitor,
     session: &Session,
     form: CsrfForm<PasswordForm>,
     db: &State<Db>,
@@ -355,6 +353,7 @@ async fn post_password(
     throttle: &State<Throttle>,
     cookies: &CookieJar<'_>,
 ) -> Result<Reply, AppError> {
+    let Visitor(addr, agent) = visitor;
     let PasswordForm {
         current,
         new,
