@@ -829,7 +829,7 @@ fn user_keys_file_serves_bare_lines_and_404s_otherwise() {
             .dispatch()
             .headers()
             .get_one("Location"),
-        Some("/login")
+        Some("/login?next=/sshkeys")
     );
 }
 

@@ -863,7 +863,9 @@ fn visitors_are_sent_to_login() {
     for uri in ["/instances", "/instances/x/key.pem", "/admin/deployments"] {
         let resp = lab.client.get(uri).dispatch();
         assert_eq!(resp.status(), Status::SeeOther, "{uri}");
-        assert_eq!(resp.headers().get_one("Location"), Some("/login"));
+        // The page goes along as the way back after signing in.
+        let to = format!("/login?next={uri}");
+        assert_eq!(resp.headers().get_one("Location"), Some(to.as_str()));
     }
 }
 
