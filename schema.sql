@@ -5,6 +5,7 @@
 -- SQLite writes them into the stored statement, so fresh and migrated schemas read the same.
 -- users.last_login: last sign-in; users.deleted / deployments.deleted: when an admin deleted it
 -- (the row stays for history); instances.end_reason: why an admin ended the booking.
+-- sessions.user_agent / last_seen: the browser and its last use, for the Account page's list.
 
 CREATE TABLE IF NOT EXISTS users (
     id            INTEGER PRIMARY KEY,
@@ -23,7 +24,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     created  INTEGER NOT NULL,
     expires  INTEGER NOT NULL,
     address  TEXT
-);
+, user_agent TEXT, last_seen INTEGER);
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
 
 -- The security log shown on /account.

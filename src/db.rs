@@ -19,6 +19,7 @@ const SCHEMA: &str = include_str!("../schema.sql");
 const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_groups.sql")),
     (3, include_str!("../migrations/0003_bookings.sql")),
+    (4, include_str!("../migrations/0004_console.sql")),
 ];
 /// Version written to `PRAGMA user_version` once every migration is applied.
 pub const SCHEMA_VERSION: i64 = match MIGRATIONS.last() {

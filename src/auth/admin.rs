@@ -1,5 +1,7 @@
 //! `/admin/users`: administrators list, add, disable and enable accounts and reset passwords.
 
+use std::collections::BTreeMap;
+
 use rocket::form::FromForm;
 use rocket::http::Status;
 use rocket::{get, post, routes, Route, State};
@@ -36,6 +38,9 @@ struct UsersCtx {
     username: String,
     /// A password just generated, shown once.
     created: Option<(String, String)>,
+    /// Robot types each member has an instance running on, by username (for confirmations
+    /// that name what disabling them ends).
+    running: BTreeMap<String, String>,
 }
 
 async fn users_view(
@@ -44,7 +49,24 @@ async fn users_view(
     username: String,
     created: Option<(String, String)>,
 ) -> Result<View, AppError> {
-    let users = db.run(|conn| users::list(conn)).await?;
+    let (users, now) = db
+        .run(|conn| {
+            Ok((
+                users::list(conn)?,
+                crate::lab::instances::running_now(conn)?,
+            ))
+        })
+        .await?;
+    let mut running: BTreeMap<String, String> = BTreeMap::new();
+    for r in now {
+        running
+            .entry(r.username)
+            .and_modify(|kinds| {
+                kinds.push_str(" and ");
+                kinds.push_str(&r.kind);
+            })
+            .or_insert(r.kind);
+    }
     Ok(View::new(
         "admin/users.html",
         UsersCtx {
@@ -52,6 +74,7 @@ async fn users_view(
             error: ctx_error,
             username,
             created,
+            running,
         },
     ))
 }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod cache;
 pub mod cli;
 pub mod routes;
+pub mod sessions;
 pub mod throttle;
 pub mod users;
 
@@ -24,6 +25,7 @@ use crate::error::{guard_error, AppError};
 pub fn routes() -> Vec<rocket::Route> {
     let mut all = routes::routes();
     all.extend(admin::routes());
+    all.extend(sessions::routes());
     all
 }
 
@@ -70,6 +72,40 @@ impl<'r> FromRequest<'r> for ClientAddr {
     }
 }
 
+/// The browser's `User-Agent`, cut to a sane length (shown in the Account page's session list).
+pub struct UserAgent(pub Option<String>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for UserAgent {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let agent = req
+            .headers()
+            .get_one("User-Agent")
+            .map(|a| a.chars().filter(|c| !c.is_control()).take(300).collect());
+        Outcome::Success(UserAgent(agent))
+    }
+}
+
+/// Who is knocking: the client's address and browser, for sign-in and password changes,
+/// which start a session and note both.
+pub struct Visitor(pub ClientAddr, pub UserAgent);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Visitor {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let addr = ClientAddr(req.client_ip().map(|ip| ip.to_string()));
+        match req.guard::<UserAgent>().await {
+            Outcome::Success(agent) => Outcome::Success(Visitor(addr, agent)),
+            Outcome::Error((status, e)) => Outcome::Error((status, e)),
+            Outcome::Forward(status) => Outcome::Forward(status),
+        }
+    }
+}
+
 /// Passes only same-origin requests (see [`same_origin`]); for posts without a session.
 pub struct SameOrigin;
 
@@ -108,7 +144,7 @@ async fn load_session(req: &Request<'_>) -> Result<Option<Session>, AppError> {
         .run(move |conn| {
             let found = conn
                 .prepare_cached(
-                    "SELECT u.id, u.username, u.is_admin, s.csrf, s.expires FROM sessions s
+                    "SELECT u.id, u.username, u.is_admin, s.csrf, s.expires, s.last_seen FROM sessions s
                  JOIN users u ON u.id = s.user_id
                  WHERE s.id_hash = ?1 AND s.expires > ?2 AND u.disabled = 0",
                 )?
@@ -122,10 +158,23 @@ async fn load_session(req: &Request<'_>) -> Result<Option<Session>, AppError> {
                         id_hash: id_hash.clone(),
                         csrf: r.get(3)?,
                     };
-                    Ok((session, r.get::<_, i64>(4)?))
+                    Ok((session, r.get::<_, i64>(4)?, r.get::<_, Option<i64>>(5)?))
                 })
                 .optional()?;
-            Ok(found)
+            // "Last seen" for the session list, at most once a minute. Bookkeeping that must
+            // never fail a request: a busy database just leaves the older time in place.
+            let t = now();
+            if let Some((session, _, seen)) = &found {
+                if seen.is_none_or(|s| s + 60 <= t) {
+                    if let Err(e) = conn.execute(
+                        "UPDATE sessions SET last_seen = ?2 WHERE id_hash = ?1",
+                        params![session.id_hash, t],
+                    ) {
+                        tracing::debug!("noting a session's last use: {e}");
+                    }
+                }
+            }
+            Ok(found.map(|(session, expires, _)| (session, expires)))
         })
         .await?;
     Ok(found.map(|(session, expires)| {
@@ -295,20 +344,22 @@ pub fn create_session(
     conn: &rusqlite::Connection,
     user_id: i64,
     address: Option<&str>,
+    user_agent: Option<&str>,
 ) -> Result<String, AppError> {
     let id = users::generate_secret(32);
     let csrf = users::generate_secret(32);
     let t = now();
     conn.execute(
-        "INSERT INTO sessions (id_hash, user_id, csrf, created, expires, address)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO sessions (id_hash, user_id, csrf, created, expires, address, user_agent, last_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?4)",
         params![
             sha256_hex(&id),
             user_id,
             csrf,
             t,
             t + SESSION_SECONDS,
-            address
+            address,
+            user_agent
         ],
     )?;
     conn.execute("DELETE FROM sessions WHERE expires <= ?1", [t])?;

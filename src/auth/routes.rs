@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::throttle::{Throttle, Verdict};
 use super::users;
 use super::{
-    create_session, session_cookie, ClientAddr, CsrfForm, NoFields, SameOrigin, Session, User,
+    create_session, session_cookie, CsrfForm, NoFields, SameOrigin, Session, User, Visitor,
 };
 use crate::config::Config;
 use crate::db::Db;
@@ -32,15 +32,38 @@ fn get_root() -> SeeOther {
     SeeOther::to("/sshkeys")
 }
 
-#[get("/login")]
-fn get_login(user: Option<User>, cookies: &CookieJar<'_>, config: &State<Config>) -> Reply {
+/// `next` when it is a path on this site to return to after signing in: it starts with one
+/// `/` (not `//` or `/\`, which browsers read as another host), holds no control characters
+/// and is not the sign-in page itself. Anything else is dropped.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let next = next?;
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && next.len() <= 1024
+        && !next.starts_with("/login")
+        && !next.starts_with("/logout");
+    local.then(|| next.to_owned())
+}
+
+#[get("/login?<next>")]
+fn get_login(
+    user: Option<User>,
+    next: Option<&str>,
+    cookies: &CookieJar<'_>,
+    config: &State<Config>,
+) -> Reply {
     let login_csrf = login_token(cookies, config);
+    let next = safe_next(next);
     match user {
-        Some(_) => SeeOther::to("/sshkeys").into(),
+        Some(_) => SeeOther::to(next.unwrap_or_else(|| "/sshkeys".into())).into(),
         None => View::new(
             "login.html",
             LoginCtx {
                 login_csrf,
+                next: next.unwrap_or_default(),
+                first_start: initial_password_file(config).exists(),
                 ..LoginCtx::default()
             },
         )
@@ -72,6 +95,10 @@ struct LoginCtx {
     username: String,
     error: Option<String>,
     login_csrf: String,
+    /// Where to go after signing in (a checked local path), or empty.
+    next: String,
+    /// Whether the first admin's generated password file still exists.
+    first_start: bool,
 }
 
 #[derive(FromForm)]
@@ -82,6 +109,8 @@ struct LoginForm {
     password: String,
     #[field(default = String::new())]
     csrf_token: String,
+    #[field(default = String::new())]
+    next: String,
 }
 
 /// The file holding the first admin's generated password.
@@ -108,13 +137,22 @@ pub fn forget_initial_password(
     Ok(())
 }
 
-fn login_refused(username: String, error: String, status: Status, login_csrf: String) -> View {
+fn login_refused(
+    username: String,
+    error: String,
+    status: Status,
+    login_csrf: String,
+    next: &str,
+    config: &Config,
+) -> View {
     View::new(
         "login.html",
         LoginCtx {
             username,
             error: Some(error),
             login_csrf,
+            next: safe_next(Some(next)).unwrap_or_default(),
+            first_start: initial_password_file(config).exists(),
         },
     )
     .status(status)
@@ -122,7 +160,7 @@ fn login_refused(username: String, error: String, status: Status, login_csrf: St
 
 #[post("/login", data = "<form>")]
 async fn post_login(
-    addr: ClientAddr,
+    visitor: Visitor,
     _same_origin: SameOrigin,
     form: Form<LoginForm>,
     db: &State<Db>,
@@ -130,10 +168,12 @@ async fn post_login(
     throttle: &State<Throttle>,
     cookies: &CookieJar<'_>,
 ) -> Result<Reply, AppError> {
+    let Visitor(addr, agent) = visitor;
     let LoginForm {
         username,
         password,
         csrf_token,
+        next,
     } = form.into_inner();
     let username = username.trim().to_owned();
     // Double submit: the form's token must match the cookie set with the form, which another
@@ -142,7 +182,7 @@ async fn post_login(
     let token = login_token(cookies, config);
     if !expected.is_some_and(|e| super::constant_time_eq(e.as_bytes(), csrf_token.as_bytes())) {
         let msg = "The sign-in form had expired. Please sign in again.".to_owned();
-        return Ok(login_refused(username, msg, Status::Forbidden, token).into());
+        return Ok(login_refused(username, msg, Status::Forbidden, token, &next, config).into());
     }
     let address = addr.0.unwrap_or_else(|| "unknown".into());
     match throttle.begin(&address, &username) {
@@ -152,7 +192,9 @@ async fn post_login(
             let minutes = d.as_secs().div_ceil(60);
             let msg =
                 format!("Too many failed sign-ins from your address. Try again in {minutes} min.");
-            return Ok(login_refused(username, msg, Status::TooManyRequests, token).into());
+            return Ok(
+                login_refused(username, msg, Status::TooManyRequests, token, &next, config).into(),
+            );
         }
     }
     let name = username.clone();
@@ -185,12 +227,14 @@ async fn post_login(
                 .await?;
             }
             let msg = "Wrong username or password.".to_owned();
-            return Ok(login_refused(username, msg, Status::Unauthorized, token).into());
+            return Ok(
+                login_refused(username, msg, Status::Unauthorized, token, &next, config).into(),
+            );
         }
     };
     if account.disabled {
         let msg = "This account is disabled. Ask a lab admin to enable it.".to_owned();
-        return Ok(login_refused(username, msg, Status::Forbidden, token).into());
+        return Ok(login_refused(username, msg, Status::Forbidden, token, &next, config).into());
     }
     throttle.succeeded(&address, &username);
     let old = cookies
@@ -203,11 +247,11 @@ async fn post_login(
             }
             users::record_event(tx, account.id, "login succeeded", "", Some(&address))?;
             users::touch_login(tx, account.id)?;
-            create_session(tx, account.id, Some(&address))
+            create_session(tx, account.id, Some(&address), agent.0.as_deref())
         })
         .await?;
     cookies.add(session_cookie(session_id, config));
-    Ok(SeeOther::to("/sshkeys").into())
+    Ok(SeeOther::to(safe_next(Some(&next)).unwrap_or_else(|| "/sshkeys".into())).into())
 }
 
 #[post("/logout", data = "<_form>")]
@@ -227,39 +271,66 @@ async fn post_logout(
 #[derive(Serialize)]
 struct AccountCtx {
     events: Vec<users::Event>,
+    /// The `before` of the next, older page of the log, if any.
+    older: Option<i64>,
+    /// Whether this page starts past the newest entries.
+    paged: bool,
     /// Names of the groups the account belongs to.
     groups: Vec<String>,
-    sessions: i64,
+    sessions: usize,
+    /// The account's active sessions, this one first.
+    active: Vec<super::sessions::SessionRow>,
     error: Option<String>,
 }
 
-async fn account_view(user: &User, db: &Db, error: Option<String>) -> Result<View, AppError> {
-    let id = user.id;
-    let (events, sessions, groups) = db
+/// Entries of the security log per page.
+const LOG_PAGE: i64 = 25;
+
+async fn account_view(session: &Session, db: &Db, error: Option<String>) -> Result<View, AppError> {
+    account_page(session, db, error, None).await
+}
+
+async fn account_page(
+    session: &Session,
+    db: &Db,
+    error: Option<String>,
+    before: Option<i64>,
+) -> Result<View, AppError> {
+    let id = session.user.id;
+    let current = session.id_hash.clone();
+    let ((events, older), active, groups) = db
         .run(move |conn| {
-            let n = conn.query_row(
-                "SELECT COUNT(*) FROM sessions WHERE user_id = ?1 AND expires > ?2",
-                rusqlite::params![id, crate::db::now()],
-                |r| r.get(0),
-            )?;
+            let active = super::sessions::list(conn, id, &current)?;
             let groups = crate::lab::groups::of_user(conn, id)?;
-            Ok((users::events(conn, id, 100)?, n, groups))
+            Ok((
+                users::events_page(conn, id, before, LOG_PAGE)?,
+                active,
+                groups,
+            ))
         })
         .await?;
+    let sessions = active.len();
     Ok(View::new(
         "account.html",
         AccountCtx {
             events,
+            older,
+            paged: before.is_some(),
             groups,
             sessions,
+            active,
             error,
         },
     ))
 }
 
-#[get("/account")]
-async fn get_account(user: User, db: &State<Db>) -> Result<View, AppError> {
-    account_view(&user, db, None).await
+#[get("/account?<before>")]
+async fn get_account(
+    session: &Session,
+    before: Option<i64>,
+    db: &State<Db>,
+) -> Result<View, AppError> {
+    account_page(session, db, None, before).await
 }
 
 #[derive(FromForm)]
@@ -274,7 +345,7 @@ struct PasswordForm {
 
 #[post("/account/password", data = "<form>")]
 async fn post_password(
-    addr: ClientAddr,
+    visitor: Visitor,
     session: &Session,
     form: CsrfForm<PasswordForm>,
     db: &State<Db>,
@@ -282,15 +353,28 @@ async fn post_password(
     throttle: &State<Throttle>,
     cookies: &CookieJar<'_>,
 ) -> Result<Reply, AppError> {
+    let Visitor(addr, agent) = visitor;
     let PasswordForm {
         current,
         new,
         confirm,
     } = form.0;
     let user = session.user.clone();
+    // Every refusal is noted in the account's log, with its reason and never the password.
     let refuse = |msg: String| async {
+        let (id, reason, address) = (session.user.id, msg.clone(), addr.0.clone());
+        db.write(move |tx| {
+            users::record_event(
+                tx,
+                id,
+                "password change refused",
+                &reason,
+                address.as_deref(),
+            )
+        })
+        .await?;
         Ok::<Reply, AppError>(
-            account_view(&user, db, Some(msg))
+            account_view(session, db, Some(msg))
                 .await?
                 .status(Status::UnprocessableEntity)
                 .into(),
@@ -299,6 +383,11 @@ async fn post_password(
     if let Err(msg) = users::check_password(&new) {
         return refuse(msg).await;
     }
+    if let Err(msg) = users::check_strength(&new, &user.username) {
+        return refuse(msg).await;
+    }
+    // Compared only once the current password is proven, so the answer tells nothing about it.
+    let unchanged = new == current;
     if new != confirm {
         return refuse("the new password and its confirmation differ".into()).await;
     }
@@ -311,7 +400,7 @@ async fn post_password(
         Verdict::Refuse(d) => {
             let minutes = d.as_secs().div_ceil(60);
             let msg = format!("too many wrong current passwords; try again in {minutes} min");
-            return Ok(account_view(&user, db, Some(msg))
+            return Ok(account_view(session, db, Some(msg))
                 .await?
                 .status(Status::TooManyRequests)
                 .into());
@@ -323,6 +412,12 @@ async fn post_password(
         return refuse("the current password is wrong".into()).await;
     }
     throttle.succeeded(&address, &subject);
+    if unchanged {
+        return refuse(
+            "the new password is the same as the current one; choose a different one".into(),
+        )
+        .await;
+    }
     let new_hash = users::hash_password_off(new).await?;
     let address = addr.0;
     let settings = config.inner().clone();
@@ -335,11 +430,11 @@ async fn post_password(
                 tx,
                 id,
                 "password changed",
-                "every session ended",
+                "every other session ended",
                 address.as_deref(),
             )?;
             forget_initial_password(tx, &settings, id)?;
-            create_session(tx, id, address.as_deref())
+            create_session(tx, id, address.as_deref(), agent.0.as_deref())
         })
         .await?;
     cookies.add(session_cookie(session_id, config));

@@ -34,6 +34,7 @@ pub struct Account {
 /// An entry of the security log.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {
+    pub id: i64,
     pub at: i64,
     pub kind: String,
     pub detail: String,
@@ -291,23 +292,94 @@ pub fn record_event(
 }
 
 /// The newest `limit` entries of an account's security log.
+/// Whether a password its owner chose is hard enough to guess, as judged by zxcvbn (a score
+/// of 3 of 4 at least, with the username counted as known); the refusal says why and what
+/// would help.
+pub fn check_strength(password: &str, username: &str) -> Result<(), String> {
+    let estimate = zxcvbn::zxcvbn(password, &[username]);
+    if estimate.score() >= zxcvbn::Score::Three {
+        return Ok(());
+    }
+    let mut message = "this password is too easy to guess".to_owned();
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            message.push_str(&format!(" ({})", warning.to_string().trim_end_matches('.')));
+        }
+        let tips: Vec<String> = feedback
+            .suggestions()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if !tips.is_empty() {
+            message.push_str(": ");
+            message.push_str(&tips.join(" "));
+        } else {
+            message.push('.');
+        }
+    } else {
+        message.push_str("; add more words or characters.");
+    }
+    Err(message)
+}
+
 pub fn events(conn: &Connection, user_id: i64, limit: i64) -> Result<Vec<Event>, AppError> {
     let mut stmt = conn.prepare(
-        "SELECT at, kind, detail, address FROM events WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
+        "SELECT id, at, kind, detail, address FROM events WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![user_id, limit], |r| {
-        Ok(Event {
-            at: r.get(0)?,
-            kind: r.get(1)?,
-            detail: r.get(2)?,
-            address: r.get(3)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![user_id, limit], event_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        kind: r.get(2)?,
+        detail: r.get(3)?,
+        address: r.get(4)?,
+    })
+}
+
+/// One page of the account's log, newest first, from just before event `before` (from the
+/// newest when `None`); and the id to ask with for the next, older page, if there is one.
+pub fn events_page(
+    conn: &Connection,
+    user_id: i64,
+    before: Option<i64>,
+    size: i64,
+) -> Result<(Vec<Event>, Option<i64>), AppError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, at, kind, detail, address FROM events
+          WHERE user_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+    )?;
+    let mut rows = stmt
+        .query_map(params![user_id, before, size + 1], event_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    let older = if rows.len() as i64 > size {
+        rows.truncate(size.max(0) as usize);
+        rows.last().map(|e| e.id)
+    } else {
+        None
+    };
+    Ok((rows, older))
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn strength_refuses_guessable_passwords_with_a_reason() {
+        for weak in ["password1234", "mia-mia-mia-mia", "qwertyuiop12"] {
+            let refusal = super::check_strength(weak, "mia").expect_err(weak);
+            assert!(
+                refusal.starts_with("this password is too easy to guess"),
+                "{refusal}"
+            );
+        }
+        for strong in ["a-brand-new-password-2", "correct horse battery staple 9"] {
+            assert_eq!(super::check_strength(strong, "mia"), Ok(()), "{strong}");
+        }
+    }
+
     use super::*;
 
     #[test]

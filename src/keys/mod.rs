@@ -217,12 +217,39 @@ pub fn choose_name(typed: &str, comment: &str) -> Result<String, Refusal> {
 
 /// Validates a submission without touching the database: the parsed key and its final name.
 pub fn prepare(typed_name: &str, key_text: &str) -> Result<(ParsedKey, String), Refusal> {
+    if looks_like_fingerprint(key_text) {
+        return Err(Refusal::key(
+            "This is a key's fingerprint, not the key itself: paste the .pub file, not its \
+             fingerprint (the one line starting with its type, such as ssh-ed25519).",
+        ));
+    }
     let parsed = parse::parse_public_key(key_text).map_err(|e| Refusal {
         secret: e == parse::KeyError::PrivateKey,
         ..Refusal::key(e.to_string())
     })?;
     let name = choose_name(typed_name, &parsed.comment)?;
     Ok((parsed, name))
+}
+
+/// Whether `text` is a key fingerprint as `ssh-keygen -l` prints it (`SHA256:` + 43 base64
+/// characters, or `MD5:` + hex pairs), possibly with the bit count and comment around it.
+fn looks_like_fingerprint(text: &str) -> bool {
+    text.split_whitespace().any(|word| {
+        let sha = word.strip_prefix("SHA256:").is_some_and(|rest| {
+            rest.trim_end_matches('=').len() == 43
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+        });
+        let md5 = word
+            .strip_prefix("MD5:")
+            .unwrap_or(word)
+            .split(':')
+            .filter(|pair| pair.len() == 2 && pair.chars().all(|c| c.is_ascii_hexdigit()))
+            .count()
+            == 16;
+        sha || md5
+    }) && !text.contains("AAAA")
 }
 
 /// What already stands in the way of saving `fingerprint` as `name` for `user`, if anything.
@@ -422,6 +449,21 @@ mod tests {
 
     const ED25519: &str = include_str!("../../tests/fixtures/keys/ed25519.pub");
     const P256: &str = include_str!("../../tests/fixtures/keys/ecdsa256.pub");
+
+    #[test]
+    fn fingerprints_are_told_apart_from_keys() {
+        for fp in [
+            "SHA256:h0N+jqrLuxTkBe2IdP21OVpTEGhBXGbPEXFrhXOb0BE",
+            "256 SHA256:h0N+jqrLuxTkBe2IdP21OVpTEGhBXGbPEXFrhXOb0BE alice@lab (ED25519)",
+            "MD5:0f:1e:2d:3c:4b:5a:69:78:87:96:a5:b4:c3:d2:e1:f0",
+        ] {
+            assert!(looks_like_fingerprint(fp), "{fp}");
+            let refusal = prepare("", fp).expect_err(fp);
+            assert!(refusal.message.contains("not its fingerprint"), "{fp}");
+        }
+        assert!(!looks_like_fingerprint(ED25519));
+        assert!(!looks_like_fingerprint("SHA256:short"));
+    }
 
     fn db_with_users() -> (Connection, User, User) {
         let conn = Connection::open_in_memory().expect("memory db");

@@ -64,6 +64,9 @@ struct PageCtx {
     timelines: Vec<super::bookings::timeline::Timeline>,
     /// The lab's time zone (IANA name).
     zone: String,
+    /// Who has an instance running on each busy robot, by robot id (for the confirmation
+    /// that names what disabling it ends).
+    holders: std::collections::BTreeMap<String, String>,
 }
 
 async fn page(
@@ -74,7 +77,7 @@ async fn page(
     shown: Option<Shown>,
 ) -> Result<View, AppError> {
     let viewer = admin.clone();
-    let (deployments, timelines, zone) = db
+    let (deployments, timelines, zone, holders) = db
         .run(move |conn| {
             let all = deployments::list(conn)?;
             let zone = crate::zone::LabZone::load(conn)?;
@@ -85,7 +88,11 @@ async fn page(
                     conn, d, &viewer, t, &zone,
                 )?);
             }
-            Ok((all, lines, zone.name().to_owned()))
+            let holders = super::instances::running_now(conn)?
+                .into_iter()
+                .map(|r| (r.deployment_id, r.username))
+                .collect();
+            Ok((all, lines, zone.name().to_owned(), holders))
         })
         .await?;
     let form = form.unwrap_or_else(|| NewDeployment {
@@ -102,6 +109,7 @@ async fn page(
             shown,
             timelines,
             zone,
+            holders,
         },
     ))
 }

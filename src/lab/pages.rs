@@ -84,6 +84,7 @@ struct FormError {
 #[derive(Serialize)]
 struct PageCtx {
     instances: Vec<Instance>,
+    ended: EndedPager,
     robots: Vec<Deployment>,
     types: Vec<TypeChoice>,
     keys: Vec<SshKey>,
@@ -119,11 +120,41 @@ fn durations(max: i64) -> Vec<(i64, String)> {
     out
 }
 
+/// Which ended instances the page lists: a page of them (newest first), or none.
+#[derive(Debug, Clone, Copy, Default)]
+struct EndedView {
+    /// Ended instances to skip (the pages before this one).
+    skip: usize,
+    hidden: bool,
+}
+
+/// How the ended instances were listed, for the page's own links.
+#[derive(Serialize)]
+struct EndedPager {
+    hidden: bool,
+    /// Ended instances in all.
+    total: usize,
+    /// `skip` of the older page, if any.
+    older: Option<usize>,
+    /// `skip` of the newer page, when this is not the first.
+    newer: Option<usize>,
+}
+
 async fn page(
     db: &Db,
     user: &User,
     form: Option<FormValues>,
     error: Option<FormError>,
+) -> Result<View, AppError> {
+    page_with(db, user, form, error, EndedView::default()).await
+}
+
+async fn page_with(
+    db: &Db,
+    user: &User,
+    form: Option<FormValues>,
+    error: Option<FormError>,
+    view: EndedView,
 ) -> Result<View, AppError> {
     let user = user.clone();
     let ctx = db
@@ -131,8 +162,19 @@ async fn page(
             let all = instances::list_for(conn, &user, true)?;
             let (active, ended): (Vec<Instance>, Vec<Instance>) =
                 all.into_iter().partition(|i| i.active || i.upcoming);
+            let total = ended.len();
             let mut shown = active;
-            shown.extend(ended.into_iter().take(RECENT_ENDED));
+            if !view.hidden {
+                shown.extend(ended.into_iter().skip(view.skip).take(RECENT_ENDED));
+            }
+            let ended_pager = EndedPager {
+                hidden: view.hidden,
+                total,
+                older: (!view.hidden && view.skip + RECENT_ENDED < total)
+                    .then_some(view.skip + RECENT_ENDED),
+                newer: (!view.hidden && view.skip > 0)
+                    .then_some(view.skip.saturating_sub(RECENT_ENDED)),
+            };
             let mut robots: Vec<Deployment> = Vec::new();
             for d in deployments::list(conn)? {
                 if super::bookings::may_book(conn, user.id, &d)? {
@@ -172,6 +214,7 @@ async fn page(
             }
             Ok(PageCtx {
                 instances: shown,
+                ended: ended_pager,
                 robots,
                 types,
                 keys: keys::list_for(conn, &user)?,
@@ -195,9 +238,22 @@ async fn page(
     Ok(View::new("instances/index.html", ctx))
 }
 
-#[get("/instances")]
-async fn get_instances(user: User, hx: Htmx, db: &State<Db>) -> Result<View, AppError> {
-    Ok(page(db, &user, None, None).await?.htmx_block(hx, "lab"))
+/// `?ended=hide` leaves ended instances out; `?older=N` lists them from the N+1st newest.
+#[get("/instances?<ended>&<older>")]
+async fn get_instances(
+    user: User,
+    hx: Htmx,
+    ended: Option<&str>,
+    older: Option<usize>,
+    db: &State<Db>,
+) -> Result<View, AppError> {
+    let view = EndedView {
+        skip: older.unwrap_or(0),
+        hidden: ended == Some("hide"),
+    };
+    Ok(page_with(db, &user, None, None, view)
+        .await?
+        .htmx_block(hx, "lab"))
 }
 
 /// The "new instance" form as posted.
@@ -640,14 +696,16 @@ fn key_page(instance: Instance) -> View {
     View::new("instances/key_gone.html", GoneCtx { instance }).status(status)
 }
 
-/// Hands out the generated private key, once.
+/// Hands out the generated private key, once. A second attempt (a page left open since)
+/// goes back to the Instances page, which says why there is nothing to download.
 #[post("/instances/<id>/key.pem", data = "<_form>")]
 async fn post_key_pem(
     user: User,
+    hx: Htmx,
     id: &str,
     _form: CsrfForm<NoFields>,
     db: &State<Db>,
-) -> Result<Result<KeyFile, View>, AppError> {
+) -> Result<Result<KeyFile, Reply>, AppError> {
     let who = user.clone();
     let id = id.to_owned();
     let taken = db
@@ -659,11 +717,31 @@ async fn post_key_pem(
             })
         })
         .await?;
-    match taken {
+    let instance = match taken {
         Ok(key) => {
             instances::scrub_wal(db).await;
-            Ok(Ok(KeyFile(key)))
+            return Ok(Ok(KeyFile(key)));
         }
-        Err(instance) => Ok(Err(key_page(instance))),
+        Err(instance) => instance,
+    };
+    let message = match instance.key_state {
+        instances::KeyState::None => {
+            "No key pair was generated for this instance: it uses keys you already have."
+        }
+        _ if !instance.active && !instance.upcoming => {
+            "That instance has ended; its generated private key was discarded."
+        }
+        _ => {
+            "The private key of that instance was already downloaded; labgate keeps no copy. \
+             If you have lost it, terminate the instance and start a new one with a new key pair."
+        }
+    };
+    if hx.0 {
+        let view = page(db, &user, None, None)
+            .await?
+            .block("lab")
+            .toast_warning(message);
+        return Ok(Err(view.into()));
     }
+    Ok(Err(SeeOther::with_flash("/instances", message).into()))
 }

@@ -11,6 +11,7 @@ use rust_embed::Embed;
 use crate::error::AppError;
 
 mod assets;
+mod confirm;
 mod view;
 pub use assets::{Compression, StaticFiles};
 pub use view::*;
@@ -46,6 +47,8 @@ impl Templates {
         env.add_filter("datetime", datetime);
         env.add_filter("relative", relative);
         env.add_filter("labtime", labtime);
+        env.add_filter("code_spans", code_spans);
+        env.add_filter("when", when);
         for path in Assets::iter() {
             let Some(name) = path.strip_prefix("templates/") else {
                 continue;
@@ -72,6 +75,50 @@ impl Templates {
             None => tmpl.render(ctx)?,
         })
     }
+}
+
+/// Unix seconds as a `<time>` whose text is UTC (`YYYY-MM-DD HH:MM UTC`) and whose
+/// `datetime` lets the page's script show it in the reader's own time zone (template filter).
+fn when(ts: Option<i64>) -> Value {
+    match ts.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()) {
+        Some(at) => {
+            let iso = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute(),
+                at.second()
+            );
+            let shown = minijinja::HtmlEscape(&datetime(ts)).to_string();
+            Value::from_safe_string(format!(
+                "<time datetime=\"{iso}\" data-local>{shown}</time>"
+            ))
+        }
+        None => Value::from("never"),
+    }
+}
+
+/// A message with `backtick` spans (how our refusals name commands) shown with those spans
+/// as `<code>`, the rest escaped: the reader sees code, never Markdown (template filter).
+fn code_spans(message: &str) -> Value {
+    let mut out = String::with_capacity(message.len() + 16);
+    for (i, part) in message.split('`').enumerate() {
+        let escaped = minijinja::HtmlEscape(part).to_string();
+        // Odd parts sit between a pair of backticks; an unpaired last one stays text.
+        if i % 2 == 1 && message.split('`').count() % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(&escaped);
+            out.push_str("</code>");
+        } else if i % 2 == 1 {
+            out.push('`');
+            out.push_str(&escaped);
+        } else {
+            out.push_str(&escaped);
+        }
+    }
+    Value::from_safe_string(out)
 }
 
 /// Formats unix seconds as `YYYY-MM-DD HH:MM UTC` (template filter; `none` reads "never").
@@ -154,7 +201,9 @@ pub async fn read_text_body(data: rocket::Data<'_>, limit: u64) -> Result<String
 
 /// Routes of this module.
 pub fn routes() -> Vec<Route> {
-    routes![assets::get_static]
+    let mut all = routes![assets::get_static];
+    all.extend(confirm::routes());
+    all
 }
 
 /// Content-Security-Policy sent with every response.
@@ -203,6 +252,16 @@ impl Fairing for SecurityHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backtick_spans_become_code_and_the_rest_is_escaped() {
+        assert_eq!(
+            code_spans("run `ssh-keygen -t ed25519` <now>").to_string(),
+            "run <code>ssh-keygen -t ed25519</code> &lt;now&gt;"
+        );
+        assert_eq!(code_spans("a `b").to_string(), "a `b");
+        assert_eq!(code_spans("`<i>`").to_string(), "<code>&lt;i&gt;</code>");
+    }
 
     #[test]
     fn deltas_read_naturally() {

@@ -84,17 +84,58 @@ fn ascii_json(json: &str) -> String {
     out
 }
 
-/// Sends a visitor to the login page: a 303, or `HX-Redirect` for htmx.
+/// Sends a visitor to the login page: a 303, or `HX-Redirect` for htmx. The page they were on
+/// (for htmx the page that sent the request) goes along as `next`, a local path only, so
+/// signing in brings them back; when their session cookie was there but no longer valid, the
+/// sign-in page says that their session ended.
 pub fn to_login(req: &Request<'_>) -> response::Result<'static> {
+    let here = if is_htmx(req) {
+        req.headers()
+            .get_one("HX-Current-URL")
+            .and_then(|url| url.split_once("://"))
+            .and_then(|(_, rest)| rest.find('/').map(|at| rest[at..].to_owned()))
+    } else if req.method() == rocket::http::Method::Get {
+        Some(req.uri().to_string())
+    } else {
+        None
+    };
+    let mut to = "/login".to_owned();
+    if let Some(next) = crate::auth::routes::safe_next(here.as_deref()).filter(|n| n != "/") {
+        to.push_str("?next=");
+        to.push_str(&percent_encode(&next));
+    }
+    if req.cookies().get(crate::auth::SESSION_COOKIE).is_some() {
+        let message = "Your session ended; sign in again.";
+        let cookie = Cookie::build((FLASH_COOKIE, URL_SAFE_NO_PAD.encode(message)))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Strict);
+        req.cookies().add(cookie);
+        req.cookies()
+            .remove(Cookie::build(crate::auth::SESSION_COOKIE).path("/"));
+    }
     if is_htmx(req) {
         return Response::build()
-            .header(Header::new("HX-Redirect", "/login"))
+            .header(Header::new("HX-Redirect", to))
             .ok();
     }
     Response::build()
         .status(Status::SeeOther)
-        .header(Header::new("Location", "/login"))
+        .header(Header::new("Location", to))
         .ok()
+}
+
+/// Percent-encodes everything but unreserved characters and `/`, for a query value.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// A full error page.
@@ -117,7 +158,7 @@ pub struct View {
     ctx: Value,
     status: Status,
     headers: Vec<Header<'static>>,
-    toast: Option<String>,
+    toast: Option<(String, &'static str)>,
 }
 
 impl View {
@@ -162,7 +203,13 @@ impl View {
     /// Show a success toast. Only htmx answers carry it; a full page shows the flash instead,
     /// so handlers need not tell the two apart.
     pub fn toast(mut self, message: &str) -> View {
-        self.toast = Some(message.to_owned());
+        self.toast = Some((message.to_owned(), "ok"));
+        self
+    }
+
+    /// Like [`View::toast`], for an answer that explains why nothing happened.
+    pub fn toast_warning(mut self, message: &str) -> View {
+        self.toast = Some((message.to_owned(), "error"));
         self
     }
 }
@@ -174,11 +221,17 @@ impl<'r> Responder<'r, 'static> for View {
         };
         let session = req.local_cache(|| None::<Session>).as_ref();
         let flash = take_flash(req);
-        let me = session.map(
-            |s| context! { username => s.user.username.as_str(), is_admin => s.user.is_admin },
-        );
+        let me =
+            session.map(|s| context! { username => s.user.username.as_str(), is_admin => s.user.is_admin });
+        // Admins are reminded on every page until the generated first password is changed.
+        let initial_password = session.is_some_and(|s| s.user.is_admin)
+            && req
+                .rocket()
+                .state::<crate::config::Config>()
+                .is_some_and(|c| crate::auth::routes::initial_password_file(c).exists());
         let ctx = context! {
             me,
+            initial_password,
             csrf_token => session.map(|s| s.csrf.clone()),
             flash,
             path => req.uri().path().as_str(),
@@ -198,8 +251,8 @@ impl<'r> Responder<'r, 'static> for View {
         for h in self.headers {
             resp.header_adjoin(h);
         }
-        if let Some(message) = self.toast.filter(|_| is_htmx(req)) {
-            resp.header_adjoin(toast_header(&message, "ok"));
+        if let Some((message, level)) = self.toast.filter(|_| is_htmx(req)) {
+            resp.header_adjoin(toast_header(&message, level));
         }
         resp.ok()
     }

@@ -82,6 +82,8 @@ await flow(async (t) => {
 
   await t.step("disabling the member ends their session at once", async () => {
     await page.goto("/admin/users");
+    // The confirmation says what disabling ends (tests/browser/confirm.mjs checks its words).
+    page.once("dialog", (d) => d.accept());
     await page.getByRole("row").filter({ hasText: "bob" }).getByRole("button", { name: "Disable" }).click();
     await seeText(page.getByRole("status"), "bob is disabled.");
     await seeText(page.getByRole("row").filter({ hasText: "bob" }), "disabled");

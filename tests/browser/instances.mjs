@@ -81,7 +81,7 @@ await flow(async (t) => {
   await t.step("the robot's host key fingerprint is there to compare", async () => {
     const row = page.locator(`#instance-${instanceId}`);
     await row.getByText("Host key fingerprints").click();
-    await seeText(row.locator("details"), hostkeyFp);
+    await seeText(row.locator("details.hostkeys"), hostkeyFp);
   });
 
   await t.step("the ssh line copies to the clipboard", async () => {

@@ -8,7 +8,27 @@
 // nothing wrong. Settings come from the environment (see `env`).
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+
+// axe-core, pinned in package-lock.json, read from node_modules: never fetched by the page.
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/// axe-core's serious and critical violations on the page as it is now, one line each. The
+/// script goes in through the DevTools protocol (`evaluate`), so the page's CSP, which allows
+/// no inline script, stays as it is.
+export async function axe(page) {
+  const loaded = await page.evaluate(() => typeof window.axe === "object");
+  if (!loaded) await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")})`);
+  });
+  return violations;
+}
 
 /// A required environment variable.
 export function env(name, fallback) {
@@ -225,6 +245,39 @@ export async function audit(page) {
   });
 }
 
+/// What makes the page scroll sideways or sticks out of its card, at the current width:
+/// the document wider than the window, a region that scrolls sideways, or an element whose
+/// right edge passes its card's (or the window's). Returns one line per culprit.
+export async function overflow(page) {
+  return page.evaluate(() => {
+    const bad = [];
+    const describe = (el) => {
+      const cls = el.className && typeof el.className === "string" ? `.${el.className.trim().split(/\s+/).join(".")}` : "";
+      const text = (el.textContent ?? "").replace(/\s+/g, " ").trim().slice(0, 40);
+      return `<${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ""}${cls}> "${text}"`;
+    };
+    const root = document.documentElement;
+    if (root.scrollWidth > root.clientWidth) {
+      bad.push(`the page is ${root.scrollWidth} px wide in a ${root.clientWidth} px window`);
+    }
+    for (const el of document.querySelectorAll("body *")) {
+      const style = getComputedStyle(el);
+      if (style.display === "none" || style.visibility === "hidden" || el.closest(".visually-hidden, .skip")) continue;
+      if (["auto", "scroll"].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1) {
+        bad.push(`${describe(el)} scrolls sideways (${el.scrollWidth} px in ${el.clientWidth} px)`);
+      }
+      const box = el.getBoundingClientRect();
+      if (box.width === 0) continue;
+      const card = el.parentElement?.closest(".card");
+      const limit = card ? card.getBoundingClientRect().right : root.clientWidth;
+      if (box.right > limit + 1) {
+        bad.push(`${describe(el)} ends at ${Math.round(box.right)} px, past ${card ? "its card" : "the window"} (${Math.round(limit)} px)`);
+      }
+    }
+    return [...new Set(bad)].slice(0, 20);
+  });
+}
+
 /// Runs one flow: launches Chromium, hands the flow a toolkit, reports, sets the exit code.
 export async function flow(body) {
   const base = env("LABGATE_URL").replace(/\/$/, "");
@@ -234,6 +287,9 @@ export async function flow(body) {
   let failed = 0;
   let passed = 0;
   const contexts = [];
+  // Contexts with JavaScript off: axe-core cannot run there (its checks need the page's own
+  // timers); the same states are checked with JavaScript on by the other flows.
+  const scriptless = new WeakSet();
 
   const t = {
     base,
@@ -243,6 +299,7 @@ export async function flow(body) {
     /// A fresh browser profile (no cookies) under the watch. Options as Playwright's newContext.
     async context(options = {}) {
       const context = await browser.newContext({ baseURL: base, ...options });
+      if (options.javaScriptEnabled === false) scriptless.add(context);
       context.setDefaultTimeout(10000);
       await watch.attach(context);
       contexts.push(context);
@@ -263,10 +320,14 @@ export async function flow(body) {
       return resp;
     },
 
-    /// Fails unless the page in its current state passes the audit.
+    /// Fails unless the page in its current state passes the audit and axe-core finds no
+    /// serious or critical violation.
     async audited(page) {
       const bad = await audit(page);
       assert.deepEqual(bad, [], `accessibility audit of ${page.url()}`);
+      if (scriptless.has(page.context())) return;
+      const width = page.viewportSize()?.width;
+      assert.deepEqual(await axe(page), [], `axe-core on ${page.url()} at ${width} px`);
     },
 
     /// Signs in through the login form and waits for the landing page.

@@ -132,7 +132,7 @@ await flow(async (t) => {
     await t.visit(mia, "/instances");
     await seeText(mia.locator(`#instance-${instanceId}`), `ended by an admin: ${reason}`);
     await t.visit(mia, "/account");
-    await seeText(mia.getByRole("table"), `ended by admin admin: ${reason}`);
+    await seeText(mia.locator("#log table"), `ended by admin admin: ${reason}`);
   });
 });
 

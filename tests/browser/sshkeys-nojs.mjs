@@ -51,8 +51,12 @@ await flow(async (t) => {
     await t.audited(page);
   });
 
-  await t.step("delete is a plain post too", async () => {
+  await t.step("delete asks on a page of its own, then is a plain post", async () => {
     await rowOf("desktop").getByRole("button", { name: /delete/i }).click();
+    await page.waitForURL((u) => /^\/sshkeys\/\d+\/delete$/.test(u.pathname));
+    await t.audited(page);
+    await seeText(page.getByRole("heading", { level: 1 }), "Delete the SSH key desktop?");
+    await page.getByRole("button", { name: "Delete" }).click();
     await page.waitForURL("**/sshkeys");
     await seeText(page.locator("main"), "No SSH keys yet");
     assert.equal(await rows.count(), 0);

@@ -47,7 +47,13 @@ fn visitor_is_sent_to_login() {
     ] {
         let resp = lab.client.get(page).dispatch();
         assert_eq!(resp.status(), Status::SeeOther, "{page}");
-        assert_eq!(resp.headers().get_one("Location"), Some("/login"), "{page}");
+        // The way back after signing in goes along (tests/it/console.rs checks it is used).
+        let to = format!("/login?next={page}");
+        assert_eq!(
+            resp.headers().get_one("Location"),
+            Some(to.as_str()),
+            "{page}"
+        );
     }
     let resp = lab.get_htmx("/sshkeys");
     assert_eq!(resp.headers().get_one("HX-Redirect"), Some("/login"));

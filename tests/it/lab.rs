@@ -559,9 +559,32 @@ fn generated_key_pair_downloads_exactly_once_from_the_page() {
     assert_eq!(fp, allowed);
     assert_eq!(private.algorithm(), ssh_key::Algorithm::Rsa { hash: None });
 
-    let (status, gone) = body(lab.post_form(&download, &[]));
-    assert_eq!(status, Status::Gone);
-    assert!(gone.contains("already downloaded") && !gone.contains("PRIVATE KEY-----"));
+    // A second attempt (from a page left open) lands back on the Instances page, which says
+    // why; with htmx the same route answers the page's fragment and a toast.
+    let resp = lab.post_form(&download, &[]);
+    assert_eq!(resp.status(), Status::SeeOther);
+    assert_eq!(resp.headers().get_one("Location"), Some("/instances"));
+    let (status, shown) = body(lab.client.get("/instances").dispatch());
+    assert_eq!(status, Status::Ok);
+    assert!(
+        shown.contains("was already downloaded; labgate keeps no copy")
+            && !shown.contains("PRIVATE KEY-----"),
+        "{shown}"
+    );
+    let resp = lab.post_htmx(&download, &[]);
+    assert_eq!(resp.status(), Status::Ok);
+    let toast = resp
+        .headers()
+        .get_one("HX-Trigger")
+        .unwrap_or("")
+        .to_owned();
+    let (_, frag) = body(resp);
+    assert!(toast.contains("already downloaded"), "{toast}");
+    assert!(
+        frag.contains("Private key already downloaded")
+            && !frag.contains("<html")
+            && !frag.contains("PRIVATE KEY-----")
+    );
     let (status, gone) = body(lab.client.get(download.clone()).dispatch());
     assert_eq!(status, Status::Gone);
     assert!(gone.contains("already downloaded") && !gone.contains("(once)"));
@@ -840,7 +863,9 @@ fn visitors_are_sent_to_login() {
     for uri in ["/instances", "/instances/x/key.pem", "/admin/deployments"] {
         let resp = lab.client.get(uri).dispatch();
         assert_eq!(resp.status(), Status::SeeOther, "{uri}");
-        assert_eq!(resp.headers().get_one("Location"), Some("/login"));
+        // The page goes along as the way back after signing in.
+        let to = format!("/login?next={uri}");
+        assert_eq!(resp.headers().get_one("Location"), Some(to.as_str()));
     }
 }
 

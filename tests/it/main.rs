@@ -6,6 +6,7 @@ mod browser;
 mod burst;
 mod cli;
 mod common;
+mod console;
 mod container;
 mod crash;
 mod foundation;

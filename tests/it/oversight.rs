@@ -156,7 +156,7 @@ fn deleting_a_user_ends_everything_of_theirs_and_keeps_the_history() {
     let mia_id = user_id(&lab, "mia");
     // A browser session of mia's own (the test's client is about to be the admin's).
     db_of(&lab.data())
-        .write_blocking(|tx| labgate::auth::create_session(tx, mia_id, None))
+        .write_blocking(|tx| labgate::auth::create_session(tx, mia_id, None, None))
         .unwrap();
     let sessions = |lab: &Lab| -> i64 {
         db_of(&lab.data())

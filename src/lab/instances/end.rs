@@ -36,6 +36,11 @@ pub fn end_on_disabled_robot(conn: &Connection, deployment_id: &str) -> Result<(
         .optional()?;
     if let Some((id, user_id, kind)) = active {
         if end(conn, &id, now())? {
+            // Shown on the member's own row, not only in the security log.
+            conn.execute(
+                "UPDATE instances SET end_reason = ?2 WHERE id = ?1",
+                params![id, "the robot was taken out of service"],
+            )?;
             let detail = format!(
                 "{kind} robot {deployment_id}, instance {id}: the robot was disabled by an admin"
             );

@@ -222,3 +222,32 @@ pub fn get_any(conn: &Connection, id: &str) -> Result<(Instance, i64), AppError>
     let found = conn.query_row(select_instances!("WHERE id = ?1"), [id], row)?;
     Ok((load(conn, found)?, owner))
 }
+
+/// An instance running now, as admins' confirmations name it ("alice's instance on ur5e").
+#[derive(Debug, Clone, Serialize)]
+pub struct RunningNow {
+    pub user_id: i64,
+    pub username: String,
+    pub deployment_id: String,
+    pub kind: String,
+}
+
+/// Every instance running now, oldest first.
+pub fn running_now(conn: &Connection) -> Result<Vec<RunningNow>, AppError> {
+    let mut stmt = conn.prepare(
+        "SELECT i.user_id, u.username, i.deployment_id, d.type
+           FROM instances i JOIN users u ON u.id = i.user_id
+           JOIN deployments d ON d.id = i.deployment_id
+          WHERE i.status <> 'TERMINATED' AND i.starts <= ?1 AND i.expires > ?1
+          ORDER BY i.starts, i.id",
+    )?;
+    let rows = stmt.query_map([now()], |r| {
+        Ok(RunningNow {
+            user_id: r.get(0)?,
+            username: r.get(1)?,
+            deployment_id: r.get(2)?,
+            kind: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
