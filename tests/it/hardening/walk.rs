@@ -103,7 +103,7 @@ fn table() -> Vec<Row> {
         // GitHub-style public keys: A's lines are public by design.
         row(Get, "/<file>", "/walka.keys", Public, 200, 200),
         // The sign-in page sends a signed-in member on to their keys.
-        row(Get, "/login", "/login", Public, 200, 303),
+        row(Get, "/login?<next>", "/login", Public, 200, 303),
         // Without the sign-in form's own CSRF cookie a sign-in is refused, password or not.
         row(Post, "/login", "/login", Public, 403, 403).form(&[
             ("username", ANN),
@@ -120,7 +120,10 @@ fn table() -> Vec<Row> {
             401,
         ),
         // Account.
-        row(Get, "/account", "/account", Own, 303, 200),
+        row(Get, "/account?<before>", "/account", Own, 303, 200),
+        // Sessions: B cannot end A's; ending B's other sessions keeps the one B uses.
+        row(Post, "/account/sessions/<n>/end", "/account/sessions/{ann_session}/end", OnA, 303, 404),
+        row(Post, "/account/sessions/end-others", "/account/sessions/end-others", Own, 303, 303),
         row(Post, "/account/password", "/account/password", Own, 303, 422).form(&[
             ("current", "not-bobs-password"),
             ("new", "a-brand-new-password-1"),
@@ -131,6 +134,8 @@ fn table() -> Vec<Row> {
         row(Post, "/sshkeys", "/sshkeys", OnA, 303, 422)
             .form(&[("key", "{ann_key_line}"), ("name", "bobs")]),
         row(Post, "/sshkeys/<id>/delete", "/sshkeys/{key}/delete", OnA, 303, 404),
+        // The confirmation pages without JavaScript.
+        row(Get, "/sshkeys/<id>/delete", "/sshkeys/{key}/delete", OnA, 303, 404),
         row(Get, "/api/sshkeys", "/api/sshkeys", Own, 401, 200),
         row(Get, "/api/sshkeys/<id>", "/api/sshkeys/{key}", OnA, 401, 404),
         row(Post, "/api/sshkeys", "/api/sshkeys", OnA, 401, 422)
@@ -143,10 +148,11 @@ fn table() -> Vec<Row> {
         row(Post, "/tokens", "/tokens", Own, 303, 303)
             .form(&[("duration", "3600"), ("note", "bobs"), ("scope", "rw")]),
         row(Post, "/tokens/<id>/revoke", "/tokens/{token}/revoke", OnA, 303, 404),
+        row(Get, "/tokens/<id>/revoke", "/tokens/{token}/revoke", OnA, 303, 404),
         row(Get, "/api/tokens", "/api/tokens", Own, 401, 200),
         row(Post, "/api/revoke/<sha256>", "/api/revoke/{token_sha256}", OnA, 401, 404),
         // Instances, reservations and robots, on the pages.
-        row(Get, "/instances", "/instances", Own, 303, 200),
+        row(Get, "/instances?<ended>&<older>", "/instances", Own, 303, 200),
         row(Post, "/instances", "/instances", OnA, 303, 422).form(&[
             ("robot", "{robot}"),
             ("duration", "3600"),
@@ -155,6 +161,7 @@ fn table() -> Vec<Row> {
         row(Post, "/instances/<id>/change", "/instances/{instance}/change", OnA, 303, 404)
             .form(&[("change", "extend"), ("by", "3600")]),
         row(Post, "/instances/<id>/terminate", "/instances/{instance}/terminate", OnA, 303, 404),
+        row(Get, "/instances/<id>/terminate", "/instances/{instance}/terminate", OnA, 303, 404),
         row(Get, "/instances/<id>/key.pem", "/instances/{instance}/key.pem", OnA, 303, 404),
         row(Post, "/instances/<id>/key.pem", "/instances/{instance}/key.pem", OnA, 303, 404),
         row(Post, "/reservations/<id>/cancel", "/reservations/{reservation}/cancel", OnA, 303, 404),
@@ -335,7 +342,7 @@ struct Walk {
 fn setup() -> Walk {
     let lab = Lab::new();
     let data = lab.data();
-    lab.add_user(ANN, false);
+    let ann_password = lab.add_user(ANN, false);
     let bob_password = lab.add_user(BOB, false);
     let robot = add_robot(&data, "ur5e", "walk1.lab", 22);
     let open_robot = add_robot(&data, "misty", "walk2.lab", 22);
@@ -413,7 +420,7 @@ fn setup() -> Walk {
         })
         .expect("group id")
         .to_string();
-    let ids = Ids {
+    let mut ids = Ids {
         pairs: vec![
             ("key", key.to_string()),
             ("token", token),
@@ -435,6 +442,19 @@ fn setup() -> Walk {
 
     let (client, dir) = lab.into_untracked();
     let bob_session = session_for(&client, BOB, &bob_password);
+    // A signed in elsewhere: a session B must not be able to end.
+    session_for(&client, ANN, &ann_password);
+    let ann_session = db
+        .run_blocking(|c| {
+            Ok(c.query_row(
+                "SELECT s.rowid FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE u.username = ?1",
+                [ANN],
+                |r| r.get::<_, i64>(0),
+            )?)
+        })
+        .expect("A's session");
+    ids.pairs.push(("ann_session", ann_session.to_string()));
     let (status, account) = get_with(&client, "/account", &bob_session);
     assert_eq!(status, Status::Ok);
     let bob_csrf = csrf_from(&account).expect("B's CSRF token");
