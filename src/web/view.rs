@@ -221,8 +221,9 @@ impl<'r> Responder<'r, 'static> for View {
         };
         let session = req.local_cache(|| None::<Session>).as_ref();
         let flash = take_flash(req);
-        let me =
-            session.map(|s| context! { username => s.user.username.as_str(), is_admin => s.user.is_admin });
+        let me = session.map(
+            |s| context! { username => s.user.username.as_str(), is_admin => s.user.is_admin },
+        );
         // Admins are reminded on every page until the generated first password is changed.
         let initial_password = session.is_some_and(|s| s.user.is_admin)
             && req
