@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::parse::{contains_private_key, KeyError};
 use super::routes::parse_id;
-use super::SshKey;
+use super::{KeyListCache, SshKey};
 use crate::auth::ClientAddr;
 use crate::db::Db;
 use crate::error::AppError;
@@ -65,11 +65,15 @@ struct NewKey {
     key: Option<String>,
 }
 
-/// The caller's keys, newest first.
+/// The caller's keys, newest first: from the same [`KeyListCache`] as the page while the
+/// database is unchanged, so a repeated call makes no database hop at all.
 #[get("/api/sshkeys")]
-async fn api_list(api: ApiUser, db: &State<Db>) -> Result<Json<Vec<ApiKey>>, AppError> {
-    let user = api.user;
-    let keys = db.run(move |conn| super::list_for(conn, &user)).await?;
+async fn api_list(
+    api: ApiUser,
+    db: &State<Db>,
+    lists: &State<KeyListCache>,
+) -> Result<Json<Vec<ApiKey>>, AppError> {
+    let keys = super::cached_list_for(db, lists, &api.user).await?;
     Ok(Json(keys.into_iter().map(ApiKey::from).collect()))
 }
 

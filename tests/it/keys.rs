@@ -1392,3 +1392,70 @@ fn the_page_shows_at_once_what_any_connection_changed() {
     write("DELETE FROM ssh_keys WHERE id = ?1");
     assert!(rows(&page_of(&alice)).is_empty(), "a key deleted elsewhere");
 }
+
+#[test]
+fn the_api_list_shows_at_once_what_any_connection_changed() {
+    // GET /api/sshkeys shares the page's key-list cache: a key added or deleted through the
+    // API, on the page or by another connection must show in the very next answer, one
+    // member's list is never another's, and a revoked token is refused at once.
+    let lab = Lab::new();
+    lab.add_user("alice", false);
+    lab.add_user("bob", false);
+    let data = lab.data();
+    let alice = token_for(&lab, "alice", "rw");
+    let bob = token_for(&lab, "bob", "rw");
+    let names = |token: &str| -> Vec<String> {
+        let (status, list) = api(&lab, "GET", "/api/sshkeys", token, None);
+        assert_eq!(status, Status::Ok);
+        list.as_array()
+            .expect("a JSON list")
+            .iter()
+            .map(|k| k["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert!(names(&alice).is_empty());
+    assert!(names(&alice).is_empty(), "again, from the cache");
+
+    let id = crate::lab::save_key(&data, "alice", "from elsewhere", crate::lab::ED25519);
+    assert_eq!(
+        names(&alice),
+        ["from elsewhere"],
+        "written by another connection"
+    );
+    assert!(names(&bob).is_empty(), "bob sees none of alice's keys");
+    assert_eq!(
+        names(&alice),
+        ["from elsewhere"],
+        "alice's list is still hers"
+    );
+
+    let (status, _) = api(
+        &lab,
+        "POST",
+        "/api/sshkeys",
+        &alice,
+        Some((&new_key("by api", crate::lab::ECDSA256), None)),
+    );
+    assert_eq!(status, Status::Created);
+    assert_eq!(names(&alice), ["by api", "from elsewhere"]);
+
+    let db = open_db(&lab);
+    db.write_blocking(|tx| {
+        Ok(tx.execute("UPDATE ssh_keys SET last_used = 1234 WHERE id = ?1", [id])?)
+    })
+    .expect("stamp from another connection");
+    let (_, list) = api(&lab, "GET", "/api/sshkeys", &alice, None);
+    assert_eq!(list[1]["last_used"], 1234, "last used, stamped elsewhere");
+
+    let (status, _) = api(&lab, "DELETE", &format!("/api/sshkeys/{id}"), &alice, None);
+    assert_eq!(status, Status::Ok);
+    assert_eq!(names(&alice), ["by api"], "deleted by the API");
+    db.write_blocking(|tx| Ok(tx.execute("DELETE FROM ssh_keys", [])?))
+        .expect("delete from another connection");
+    assert!(names(&alice).is_empty(), "deleted elsewhere");
+
+    db.write_blocking(|tx| Ok(tx.execute("UPDATE tokens SET revoked = 1", [])?))
+        .expect("revoke every token");
+    let (status, _) = api(&lab, "GET", "/api/sshkeys", &alice, None);
+    assert_eq!(status, Status::Unauthorized, "revoked: refused at once");
+}
