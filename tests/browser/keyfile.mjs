@@ -21,8 +21,10 @@ await flow(async (t) => {
     const value = await page.getByLabel("Robot", { exact: true }).locator("option", { hasText: robot }).getAttribute("value");
     await page.getByLabel("Robot", { exact: true }).selectOption(value);
     await page.getByRole("checkbox", { name: /Generate a new key pair/ }).check();
-    await page.getByRole("button", { name: "Start instance" }).click();
-    await page.waitForURL("**/instances");
+    // Without JavaScript the post answers once the pair is made: a debug build on busy cores
+    // may take well over the default 10 s for an RSA key pair.
+    await page.getByRole("button", { name: "Start instance" }).click({ timeout: 60000 });
+    await page.waitForURL("**/instances", { timeout: 60000 });
     const row = page.locator("tbody tr").filter({ hasText: robot.split(": ")[1] }).filter({ has: page.getByRole("button", { name: DOWNLOAD }) });
     // A debug build may take a while to make an RSA key pair.
     await row.waitFor({ timeout: 60000 });
