@@ -34,15 +34,29 @@ impl Site {
         self.dir.path().join("data")
     }
 
-    /// The first admin's generated password.
-    fn admin_password(&self) -> String {
+    /// The first admin's generated password, before anyone changed it.
+    fn initial_admin_password(&self) -> String {
         std::fs::read_to_string(self.data().join("initial-admin-password"))
             .expect("initial admin password")
             .trim()
             .to_owned()
     }
 
-    /// Adds a member through the command line, as a lab admin would, and returns the password.
+    /// The first admin's own password: the first call replaces the generated one through the
+    /// Account form, as the admin must at the first sign-in.
+    fn admin_password(&self) -> String {
+        let own = self.dir.path().join("admin-own-password");
+        if let Ok(password) = std::fs::read_to_string(&own) {
+            return password;
+        }
+        let password = self.choose_own_password("admin", &self.initial_admin_password());
+        std::fs::write(&own, &password).expect("keep the admin's own password");
+        password
+    }
+
+    /// Adds a member through the command line, as a lab admin would, and returns the
+    /// password the member then chose on the Account form (a password set by an admin must
+    /// be changed at the first sign-in; passwords.mjs shows that step in the browser).
     fn member(&self, name: &str) -> String {
         let password = format!("{name}-browser-password-1");
         let (ok, out, err) = cli(
@@ -51,7 +65,62 @@ impl Site {
             Some(&format!("{password}\n")),
         );
         assert!(ok, "user add {name}: {out}{err}");
-        password
+        self.choose_own_password(name, &password)
+    }
+
+    /// Signs in over HTTP and replaces the password through the Account form, as a person
+    /// does at the first sign-in; returns the new password.
+    fn choose_own_password(&self, user: &str, current: &str) -> String {
+        let own = format!("{current}-my-own");
+        let agent = ureq::AgentBuilder::new().redirects(0).build();
+        let url = &self.served.url;
+        let cookie_of = |resp: &ureq::Response, name: &str| {
+            resp.all("set-cookie")
+                .into_iter()
+                .find_map(|c| c.strip_prefix(&format!("{name}=")))
+                .and_then(|c| c.split(';').next())
+                .map(str::to_owned)
+                .unwrap_or_else(|| panic!("cookie {name}"))
+        };
+        let page = agent
+            .get(&format!("{url}/login"))
+            .call()
+            .expect("GET /login");
+        let login = cookie_of(&page, "labgate_login");
+        let signed_in = agent
+            .post(&format!("{url}/login"))
+            .set("Cookie", &format!("labgate_login={login}"))
+            .send_form(&[
+                ("username", user),
+                ("password", current),
+                ("csrf_token", &login),
+            ])
+            .expect("POST /login");
+        assert_eq!(signed_in.status(), 303, "sign in as {user}");
+        let session = format!(
+            "labgate_session={}",
+            cookie_of(&signed_in, "labgate_session")
+        );
+        let account = agent
+            .get(&format!("{url}/account"))
+            .set("Cookie", &session)
+            .call()
+            .expect("GET /account")
+            .into_string()
+            .expect("account page");
+        let csrf = crate::common::csrf_from(&account).expect("csrf token on /account");
+        let changed = agent
+            .post(&format!("{url}/account/password"))
+            .set("Cookie", &session)
+            .send_form(&[
+                ("current", current),
+                ("new", &own),
+                ("confirm", &own),
+                ("csrf_token", &csrf),
+            ])
+            .expect("POST /account/password");
+        assert_eq!(changed.status(), 303, "password change of {user}");
+        own
     }
 
     /// Adds a robot with the command line and a host key from `ssh-keygen`.
@@ -638,7 +707,7 @@ fn passwords_banner_hint_and_refusals() {
     let site = Site::start();
     site.run(
         "passwords.mjs",
-        &[("LABGATE_ADMIN_PASSWORD", &site.admin_password())],
+        &[("LABGATE_ADMIN_PASSWORD", &site.initial_admin_password())],
     );
 }
 
