@@ -49,7 +49,11 @@ impl Site {
         if let Ok(password) = std::fs::read_to_string(&own) {
             return password;
         }
-        let password = self.choose_own_password("admin", &self.initial_admin_password());
+        let password = crate::common::choose_own_password_at(
+            &self.served.url,
+            "admin",
+            &self.initial_admin_password(),
+        );
         std::fs::write(&own, &password).expect("keep the admin's own password");
         password
     }
@@ -65,62 +69,7 @@ impl Site {
             Some(&format!("{password}\n")),
         );
         assert!(ok, "user add {name}: {out}{err}");
-        self.choose_own_password(name, &password)
-    }
-
-    /// Signs in over HTTP and replaces the password through the Account form, as a person
-    /// does at the first sign-in; returns the new password.
-    fn choose_own_password(&self, user: &str, current: &str) -> String {
-        let own = format!("{current}-my-own");
-        let agent = ureq::AgentBuilder::new().redirects(0).build();
-        let url = &self.served.url;
-        let cookie_of = |resp: &ureq::Response, name: &str| {
-            resp.all("set-cookie")
-                .into_iter()
-                .find_map(|c| c.strip_prefix(&format!("{name}=")))
-                .and_then(|c| c.split(';').next())
-                .map(str::to_owned)
-                .unwrap_or_else(|| panic!("cookie {name}"))
-        };
-        let page = agent
-            .get(&format!("{url}/login"))
-            .call()
-            .expect("GET /login");
-        let login = cookie_of(&page, "labgate_login");
-        let signed_in = agent
-            .post(&format!("{url}/login"))
-            .set("Cookie", &format!("labgate_login={login}"))
-            .send_form(&[
-                ("username", user),
-                ("password", current),
-                ("csrf_token", &login),
-            ])
-            .expect("POST /login");
-        assert_eq!(signed_in.status(), 303, "sign in as {user}");
-        let session = format!(
-            "labgate_session={}",
-            cookie_of(&signed_in, "labgate_session")
-        );
-        let account = agent
-            .get(&format!("{url}/account"))
-            .set("Cookie", &session)
-            .call()
-            .expect("GET /account")
-            .into_string()
-            .expect("account page");
-        let csrf = crate::common::csrf_from(&account).expect("csrf token on /account");
-        let changed = agent
-            .post(&format!("{url}/account/password"))
-            .set("Cookie", &session)
-            .send_form(&[
-                ("current", current),
-                ("new", &own),
-                ("confirm", &own),
-                ("csrf_token", &csrf),
-            ])
-            .expect("POST /account/password");
-        assert_eq!(changed.status(), 303, "password change of {user}");
-        own
+        crate::common::choose_own_password_at(&self.served.url, name, &password)
     }
 
     /// Adds a robot with the command line and a host key from `ssh-keygen`.

@@ -419,3 +419,57 @@ pub fn try_web_login(
         Err(e) => Err(format!("login answer: {e}")),
     }
 }
+
+/// Signs in at the server at `url` and replaces the password (set by an admin) through the
+/// Account form, as a person must at the first sign-in; returns the new password.
+pub fn choose_own_password_at(url: &str, user: &str, current: &str) -> String {
+    let own = format!("{current}-my-own");
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let cookie_of = |resp: &ureq::Response, name: &str| {
+        resp.all("set-cookie")
+            .into_iter()
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("cookie {name}"))
+    };
+    let page = agent
+        .get(&format!("{url}/login"))
+        .call()
+        .expect("GET /login");
+    let login = cookie_of(&page, "labgate_login");
+    let signed_in = agent
+        .post(&format!("{url}/login"))
+        .set("Cookie", &format!("labgate_login={login}"))
+        .send_form(&[
+            ("username", user),
+            ("password", current),
+            ("csrf_token", &login),
+        ])
+        .expect("POST /login");
+    assert_eq!(signed_in.status(), 303, "sign in as {user}");
+    let session = format!(
+        "labgate_session={}",
+        cookie_of(&signed_in, "labgate_session")
+    );
+    let account = agent
+        .get(&format!("{url}/account"))
+        .set("Cookie", &session)
+        .call()
+        .expect("GET /account")
+        .into_string()
+        .expect("account page");
+    let csrf = csrf_from(&account).expect("csrf token on /account");
+    let changed = agent
+        .post(&format!("{url}/account/password"))
+        .set("Cookie", &session)
+        .send_form(&[
+            ("current", current),
+            ("new", &own),
+            ("confirm", &own),
+            ("csrf_token", &csrf),
+        ])
+        .expect("POST /account/password");
+    assert_eq!(changed.status(), 303, "password change of {user}");
+    own
+}
