@@ -6,6 +6,7 @@
 -- users.last_login: last sign-in; users.deleted / deployments.deleted: when an admin deleted it
 -- (the row stays for history); instances.end_reason: why an admin ended the booking.
 -- sessions.user_agent / last_seen: the browser and its last use, for the Account page's list.
+-- users.must_change: an admin set the password; the member must choose their own first.
 
 CREATE TABLE IF NOT EXISTS users (
     id            INTEGER PRIMARY KEY,
@@ -14,7 +15,7 @@ CREATE TABLE IF NOT EXISTS users (
     is_admin      INTEGER NOT NULL DEFAULT 0,
     disabled      INTEGER NOT NULL DEFAULT 0,
     created       INTEGER NOT NULL
-, last_login INTEGER, deleted INTEGER);
+, last_login INTEGER, deleted INTEGER, must_change INTEGER NOT NULL DEFAULT 0);
 
 -- Session ids are random 256-bit values; only their SHA-256 is stored.
 CREATE TABLE IF NOT EXISTS sessions (

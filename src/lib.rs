@@ -99,6 +99,7 @@ pub fn create_first_admin(db: &Db, config: &Config) -> Result<Option<String>, Ap
             return Ok(false);
         }
         let id = auth::users::create(tx, "admin", &hash, true)?;
+        auth::users::require_change(tx, id)?;
         db::set_setting(tx, auth::routes::INITIAL_ADMIN_KEY, &id.to_string())?;
         auth::users::record_event(tx, id, "account created", "first start", None)?;
         write_private_file(
@@ -206,6 +207,9 @@ impl<'r> Responder<'r, 'static> for Caught {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         if self.0 == Status::Unauthorized {
             return web::to_login(req);
+        }
+        if auth::refused_for_password(req) {
+            return web::to_account_first(req);
         }
         let message = match self.0.code {
             _ if error::guard_message(req).is_some() => {

@@ -113,6 +113,7 @@ async fn post_users(
     let made = db
         .write(move |tx| {
             let id = users::create(tx, &name, &hash, is_admin)?;
+            users::require_change(tx, id)?;
             users::record_event(
                 tx,
                 id,
@@ -203,7 +204,7 @@ async fn post_user_reset(
     let name = db
         .write(move |tx| {
             let account = users::get(tx, id)?;
-            users::set_password(tx, id, &hash)?;
+            users::set_password(tx, id, &hash, true)?;
             users::record_event(
                 tx,
                 id,

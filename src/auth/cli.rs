@@ -87,6 +87,7 @@ pub fn run(cmd: UserCommand) -> Result<(), AppError> {
             let hash = users::hash_password(&password)?;
             db.write_blocking(|tx| {
                 let id = users::create(tx, &name, &hash, admin)?;
+                users::require_change(tx, id)?;
                 users::record_event(tx, id, "account created", "by the command line", None)
             })?;
             println!("created user {name}{}", if admin { " (admin)" } else { "" });
@@ -105,7 +106,7 @@ pub fn run(cmd: UserCommand) -> Result<(), AppError> {
             let config = crate::Config::new(&data.data);
             db.write_blocking(|tx| {
                 let account = users::require(tx, &name)?;
-                users::set_password(tx, account.id, &hash)?;
+                users::set_password(tx, account.id, &hash, true)?;
                 users::record_event(
                     tx,
                     account.id,

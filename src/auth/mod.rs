@@ -50,6 +50,32 @@ pub struct Session {
     pub id_hash: String,
     /// The token every state-changing request must echo.
     pub csrf: String,
+    /// An admin set the account's password: until the member chooses their own, only the
+    /// Account page, the password change and sign-out answer (see [`MUST_CHANGE_MESSAGE`]).
+    pub must_change: bool,
+}
+
+/// What a member whose password an admin set is told on the way to the Account page.
+pub const MUST_CHANGE_MESSAGE: &str =
+    "An admin set your password: choose your own before going on.";
+
+/// Whether a signed-in request may go ahead while the password must still be changed: the
+/// Account page, the password change, sign-out and the sign-in page (which sends a signed-in
+/// person on, and so to the Account page).
+fn open_while_must_change(req: &Request<'_>) -> bool {
+    matches!(
+        req.uri().path().as_str(),
+        "/account" | "/account/password" | "/logout" | "/login"
+    )
+}
+
+/// Marks a request refused because the password must be changed first; the catcher then
+/// sends it to the Account page.
+pub struct MustChange(pub bool);
+
+/// Whether this request was refused because its account must change its password first.
+pub fn refused_for_password(req: &Request<'_>) -> bool {
+    req.local_cache(|| MustChange(false)).0
 }
 
 /// Hex SHA-256 of a secret, as stored in place of it.
@@ -144,7 +170,8 @@ async fn load_session(req: &Request<'_>) -> Result<Option<Session>, AppError> {
         .run(move |conn| {
             let found = conn
                 .prepare_cached(
-                    "SELECT u.id, u.username, u.is_admin, s.csrf, s.expires, s.last_seen FROM sessions s
+                    "SELECT u.id, u.username, u.is_admin, s.csrf, s.expires, s.last_seen, u.must_change
+                 FROM sessions s
                  JOIN users u ON u.id = s.user_id
                  WHERE s.id_hash = ?1 AND s.expires > ?2 AND u.disabled = 0",
                 )?
@@ -157,6 +184,7 @@ async fn load_session(req: &Request<'_>) -> Result<Option<Session>, AppError> {
                         },
                         id_hash: id_hash.clone(),
                         csrf: r.get(3)?,
+                        must_change: r.get(6)?,
                     };
                     Ok((session, r.get::<_, i64>(4)?, r.get::<_, Option<i64>>(5)?))
                 })
@@ -204,6 +232,14 @@ impl<'r> FromRequest<'r> for &'r Session {
             })
             .await;
         match loaded {
+            Some(s) if s.must_change && !open_while_must_change(req) => {
+                req.local_cache(|| MustChange(true));
+                // Answered by the catcher with a redirect to /account (see `MustChange`).
+                Outcome::Error((
+                    Status::Forbidden,
+                    AppError::Forbidden(MUST_CHANGE_MESSAGE.into()),
+                ))
+            }
             Some(s) => Outcome::Success(s),
             None => Outcome::Error((Status::Unauthorized, AppError::Unauthorized)),
         }

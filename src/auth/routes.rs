@@ -425,7 +425,7 @@ async fn post_password(
     // in while anything holding the old cookie does not.
     let session_id = db
         .write(move |tx| {
-            users::set_password(tx, id, &new_hash)?;
+            users::set_password(tx, id, &new_hash, false)?;
             users::record_event(
                 tx,
                 id,

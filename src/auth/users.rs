@@ -170,7 +170,15 @@ macro_rules! select_account {
     };
 }
 
-/// Creates an account; a taken username is a conflict.
+/// Makes the account choose its own password at the next sign-in (its password was set by an
+/// admin).
+pub fn require_change(conn: &Connection, id: i64) -> Result<(), AppError> {
+    conn.execute("UPDATE users SET must_change = 1 WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// Creates an account; a taken username is a conflict. Callers handing out a password set by
+/// an admin follow with [`require_change`].
 pub fn create(
     conn: &Connection,
     username: &str,
@@ -237,11 +245,18 @@ pub fn count(conn: &Connection) -> Result<i64, AppError> {
     Ok(conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
 }
 
-/// Replaces a password hash and ends every session of the account.
-pub fn set_password(conn: &Connection, id: i64, password_hash: &str) -> Result<(), AppError> {
+/// Replaces a password hash and ends every session of the account. `by_admin`: an admin set
+/// it, so the member must choose their own at the next sign-in; a password the member chose
+/// clears that.
+pub fn set_password(
+    conn: &Connection,
+    id: i64,
+    password_hash: &str,
+    by_admin: bool,
+) -> Result<(), AppError> {
     conn.execute(
-        "UPDATE users SET password_hash = ?2 WHERE id = ?1",
-        params![id, password_hash],
+        "UPDATE users SET password_hash = ?2, must_change = ?3 WHERE id = ?1",
+        params![id, password_hash, by_admin],
     )?;
     conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
     Ok(())

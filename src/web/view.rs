@@ -125,6 +125,19 @@ pub fn to_login(req: &Request<'_>) -> response::Result<'static> {
         .ok()
 }
 
+/// Sends a member whose password an admin set to the Account page to choose their own: a 303
+/// with the reason as a flash, or `HX-Redirect` for htmx.
+pub fn to_account_first(req: &Request<'_>) -> response::Result<'static> {
+    if is_htmx(req) {
+        // htmx follows `HX-Redirect`, not a 303 it would fetch itself.
+        set_flash(req, crate::auth::MUST_CHANGE_MESSAGE.into());
+        return Response::build()
+            .header(Header::new("HX-Redirect", "/account"))
+            .ok();
+    }
+    SeeOther::with_flash("/account", crate::auth::MUST_CHANGE_MESSAGE).respond_to(req)
+}
+
 /// Percent-encodes everything but unreserved characters and `/`, for a query value.
 fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -286,17 +299,7 @@ impl SeeOther {
 impl<'r> Responder<'r, 'static> for SeeOther {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         if let Some(message) = self.flash {
-            // Secure under an https public URL, like the session cookie it travels beside.
-            let secure = req
-                .rocket()
-                .state::<crate::Config>()
-                .is_some_and(crate::Config::secure_cookies);
-            let cookie = Cookie::build((FLASH_COOKIE, URL_SAFE_NO_PAD.encode(message)))
-                .path("/")
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .secure(secure);
-            req.cookies().add(cookie);
+            set_flash(req, message);
         }
         Response::build()
             .status(Status::SeeOther)
@@ -332,6 +335,21 @@ impl From<SeeOther> for Reply {
     fn from(s: SeeOther) -> Reply {
         Reply::SeeOther(s)
     }
+}
+
+/// Remembers `message` for the next page shown to this browser.
+fn set_flash(req: &Request<'_>, message: String) {
+    // Secure under an https public URL, like the session cookie it travels beside.
+    let secure = req
+        .rocket()
+        .state::<crate::Config>()
+        .is_some_and(crate::Config::secure_cookies);
+    let cookie = Cookie::build((FLASH_COOKIE, URL_SAFE_NO_PAD.encode(message)))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure);
+    req.cookies().add(cookie);
 }
 
 fn take_flash(req: &Request<'_>) -> Option<String> {

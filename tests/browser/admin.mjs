@@ -1,6 +1,6 @@
 // An admin adds a member on /admin/users, sees the generated password once, copies it,
-// and the member signs in with it; members cannot see the admin pages. Env: LABGATE_URL,
-// LABGATE_ADMIN_PASSWORD (of the first admin, `admin`).
+// and the member signs in with it and must choose their own first; members cannot see the
+// admin pages. Env: LABGATE_URL, LABGATE_ADMIN_PASSWORD (of the first admin, `admin`).
 
 import { env, flow, seeText } from "./lib.mjs";
 
@@ -72,6 +72,16 @@ await flow(async (t) => {
 
   await t.step("the new member signs in with that password and has no admin pages", async () => {
     await t.login(member, "bob", password);
+    // A password an admin set must be changed at the first sign-in.
+    assert.equal(new URL(member.url()).pathname, "/account");
+    await seeText(member.locator(".flash"), "An admin set your password: choose your own before going on.");
+    const own = `${password}-bob-chose-this`;
+    await member.getByLabel("Current password").fill(password);
+    await member.getByLabel("New password", { exact: false }).first().fill(own);
+    await member.getByLabel("New password again").fill(own);
+    await member.getByRole("button", { name: "Change password" }).click();
+    await seeText(member.locator(".flash"), "Password changed");
+    await t.visit(member, "/sshkeys");
     assert.equal(new URL(member.url()).pathname, "/sshkeys");
     const nav = member.getByRole("navigation", { name: "Main" });
     assert.equal(await nav.getByRole("link", { name: "Admin" }).count(), 0);

@@ -1,5 +1,6 @@
 // Passwords (issue 14, point 6): until the first admin's generated password is changed a
-// banner says so (1280 px and 390 px); a guessable new password and one equal to the current
+// banner says so and every other page sends the admin to the Account page to change it
+// (1280 px and 390 px); a guessable new password and one equal to the current
 // are refused with the reason; after the change the banner and the sign-in page's "First
 // start?" hint are gone. Env: LABGATE_URL, LABGATE_ADMIN_PASSWORD.
 
@@ -18,7 +19,11 @@ await flow(async (t) => {
     await t.login(page, "admin", current);
     for (const width of [390, 1280]) {
       await page.setViewportSize({ width, height: 900 });
+      // A password an admin set (here the generated one) must be changed before any other
+      // page: the keys page sends the admin to the Account page with the reason.
       await t.visit(page, "/sshkeys");
+      assert.equal(new URL(page.url()).pathname, "/account", "sent to choose a password first");
+      await seeText(page.locator(".flash"), "An admin set your password: choose your own before going on.");
       await seeText(page.locator("#initial-password-banner"), "still the generated one");
     }
   });
@@ -45,6 +50,11 @@ await flow(async (t) => {
     await page.waitForURL("**/account");
     await seeText(page.getByRole("status").first(), "Password changed");
     assert.equal(await page.locator("#initial-password-banner").count(), 0);
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 900 });
+      await t.visit(page, "/sshkeys");
+      assert.equal(new URL(page.url()).pathname, "/sshkeys", "every page open after the change");
+    }
     await page.getByRole("button", { name: "Log out" }).click();
     await page.waitForURL("**/login");
     assert.ok(!(await page.locator("main").innerText()).includes("First start?"));

@@ -34,15 +34,33 @@ impl Site {
         self.dir.path().join("data")
     }
 
-    /// The first admin's generated password.
-    fn admin_password(&self) -> String {
+    /// The first admin's generated password, before anyone changed it.
+    fn initial_admin_password(&self) -> String {
         std::fs::read_to_string(self.data().join("initial-admin-password"))
             .expect("initial admin password")
             .trim()
             .to_owned()
     }
 
-    /// Adds a member through the command line, as a lab admin would, and returns the password.
+    /// The first admin's own password: the first call replaces the generated one through the
+    /// Account form, as the admin must at the first sign-in.
+    fn admin_password(&self) -> String {
+        let own = self.dir.path().join("admin-own-password");
+        if let Ok(password) = std::fs::read_to_string(&own) {
+            return password;
+        }
+        let password = crate::common::choose_own_password_at(
+            &self.served.url,
+            "admin",
+            &self.initial_admin_password(),
+        );
+        std::fs::write(&own, &password).expect("keep the admin's own password");
+        password
+    }
+
+    /// Adds a member through the command line, as a lab admin would, and returns the
+    /// password the member then chose on the Account form (a password set by an admin must
+    /// be changed at the first sign-in; passwords.mjs shows that step in the browser).
     fn member(&self, name: &str) -> String {
         let password = format!("{name}-browser-password-1");
         let (ok, out, err) = cli(
@@ -51,7 +69,7 @@ impl Site {
             Some(&format!("{password}\n")),
         );
         assert!(ok, "user add {name}: {out}{err}");
-        password
+        crate::common::choose_own_password_at(&self.served.url, name, &password)
     }
 
     /// Adds a robot with the command line and a host key from `ssh-keygen`.
@@ -638,7 +656,7 @@ fn passwords_banner_hint_and_refusals() {
     let site = Site::start();
     site.run(
         "passwords.mjs",
-        &[("LABGATE_ADMIN_PASSWORD", &site.admin_password())],
+        &[("LABGATE_ADMIN_PASSWORD", &site.initial_admin_password())],
     );
 }
 

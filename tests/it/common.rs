@@ -31,9 +31,16 @@ impl Lab {
         self.dir.path().join("data")
     }
 
-    /// The first admin's generated password.
+    /// The first admin's password: the generated one while it stands, else the one
+    /// [`Lab::login_admin`] chose in its place.
     pub fn admin_password(&self) -> String {
-        std::fs::read_to_string(self.data().join("initial-admin-password"))
+        let initial = self.data().join("initial-admin-password");
+        let file = if initial.exists() {
+            initial
+        } else {
+            self.dir.path().join("admin-own-password")
+        };
+        std::fs::read_to_string(file)
             .expect("initial password file")
             .trim()
             .to_owned()
@@ -54,10 +61,42 @@ impl Lab {
         (untracked_client(dir.path()), dir)
     }
 
-    /// Signs in as the first admin; the client keeps the cookie.
+    /// Signs in as the first admin; the client keeps the cookie. The first time, the admin
+    /// replaces the generated password through the Account form, as a person must before
+    /// using any other page; [`Lab::admin_password`] then gives the new one.
     pub fn login_admin(&self) {
         let password = self.admin_password();
         self.login("admin", &password);
+        if self.must_change() {
+            let own = self.choose_own_password(&password);
+            std::fs::write(self.dir.path().join("admin-own-password"), own)
+                .expect("keep the admin's own password");
+        }
+    }
+
+    /// Whether the signed-in account is sent to choose its own password first.
+    pub fn must_change(&self) -> bool {
+        let resp = self.client.get("/sshkeys").dispatch();
+        let to_account = resp.status() == Status::SeeOther
+            && resp.headers().get_one("Location") == Some("/account");
+        // The flash it left is shown (and so used up) by this page.
+        self.client.get("/account").dispatch();
+        to_account
+    }
+
+    /// Replaces the signed-in account's password (set by an admin) through the Account form,
+    /// as its member must at the first sign-in; returns the new password.
+    pub fn choose_own_password(&self, current: &str) -> String {
+        let own = format!("{current}-my-own");
+        let resp = self.post_form(
+            "/account/password",
+            &[("current", current), ("new", &own), ("confirm", &own)],
+        );
+        assert_eq!(resp.status(), Status::SeeOther, "password change");
+        assert_eq!(resp.headers().get_one("Location"), Some("/account"));
+        // Shows (and so uses up) the "Password changed" flash.
+        self.client.get("/account").dispatch();
+        own
     }
 
     /// Signs in; panics when that fails.
@@ -89,7 +128,10 @@ impl Lab {
             .dispatch()
     }
 
-    /// Creates a member with the CLI-equivalent library calls and returns the password.
+    /// Creates a member with the library calls the command line makes and returns the
+    /// password. Unlike `labgate user add` it leaves the account as if its member had already
+    /// chosen this password (`users::create` alone sets no must-change flag), so tests can sign
+    /// in and use pages at once; tests/it/console.rs covers the forced change itself.
     pub fn add_user(&self, name: &str, admin: bool) -> String {
         let password = format!("pw-{name}-0123456789");
         let db = labgate::db::Db::open(&self.data().join("labgate.db")).expect("db");
@@ -376,4 +418,58 @@ pub fn try_web_login(
         Ok(resp) | Err(ureq::Error::Status(_, resp)) => Ok(resp),
         Err(e) => Err(format!("login answer: {e}")),
     }
+}
+
+/// Signs in at the server at `url` and replaces the password (set by an admin) through the
+/// Account form, as a person must at the first sign-in; returns the new password.
+pub fn choose_own_password_at(url: &str, user: &str, current: &str) -> String {
+    let own = format!("{current}-my-own");
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let cookie_of = |resp: &ureq::Response, name: &str| {
+        resp.all("set-cookie")
+            .into_iter()
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("cookie {name}"))
+    };
+    let page = agent
+        .get(&format!("{url}/login"))
+        .call()
+        .expect("GET /login");
+    let login = cookie_of(&page, "labgate_login");
+    let signed_in = agent
+        .post(&format!("{url}/login"))
+        .set("Cookie", &format!("labgate_login={login}"))
+        .send_form(&[
+            ("username", user),
+            ("password", current),
+            ("csrf_token", &login),
+        ])
+        .expect("POST /login");
+    assert_eq!(signed_in.status(), 303, "sign in as {user}");
+    let session = format!(
+        "labgate_session={}",
+        cookie_of(&signed_in, "labgate_session")
+    );
+    let account = agent
+        .get(&format!("{url}/account"))
+        .set("Cookie", &session)
+        .call()
+        .expect("GET /account")
+        .into_string()
+        .expect("account page");
+    let csrf = csrf_from(&account).expect("csrf token on /account");
+    let changed = agent
+        .post(&format!("{url}/account/password"))
+        .set("Cookie", &session)
+        .send_form(&[
+            ("current", current),
+            ("new", &own),
+            ("confirm", &own),
+            ("csrf_token", &csrf),
+        ])
+        .expect("POST /account/password");
+    assert_eq!(changed.status(), 303, "password change of {user}");
+    own
 }

@@ -3,7 +3,10 @@
 
 use rocket::http::Status;
 
-use crate::common::Lab;
+use rocket::http::Method;
+
+use crate::common::{cli, Lab};
+use crate::lab::api;
 use crate::lab::{add_robot, db_of, instance_ids};
 
 const KEY: &str = include_str!("../fixtures/keys/ed25519.pub");
@@ -494,11 +497,12 @@ fn password_changes_refuse_the_same_and_the_guessable_and_log_it() {
         login.contains("First start?"),
         "the hint while the file exists"
     );
-    lab.login_admin();
-    let (_, page) = body(lab.client.get("/sshkeys").dispatch());
+    // Signed in with the generated password, which must be changed before any other page.
+    let current = lab.admin_password();
+    lab.login("admin", &current);
+    let (_, page) = body(lab.client.get("/account").dispatch());
     assert!(page.contains("id=\"initial-password-banner\""), "{page}");
 
-    let current = lab.admin_password();
     let (status, page) = body(lab.post_form(
         "/account/password",
         &[
@@ -551,4 +555,138 @@ fn password_changes_refuse_the_same_and_the_guessable_and_log_it() {
         login.contains("Sign in to labgate") && !login.contains("First start?"),
         "{login}"
     );
+}
+
+/// The password an admin set, with the generated one on a new account shown on the Users page.
+fn shown_password(page: &str) -> String {
+    let start = page
+        .find("id=\"new-password\">")
+        .map(|at| at + "id=\"new-password\">".len())
+        .unwrap_or_else(|| panic!("a generated password on {page}"));
+    page[start..]
+        .split('<')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Where a GET of `uri` sends the signed-in client, if it is sent anywhere.
+fn sent_to(lab: &Lab, uri: &str) -> (Status, Option<String>) {
+    let resp = lab.client.get(uri.to_owned()).dispatch();
+    let to = resp.headers().get_one("Location").map(str::to_owned);
+    (resp.status(), to)
+}
+
+/// A password set on the command line must be changed at the first sign-in: every other page
+/// sends the member to the Account page with the reason (htmx by `HX-Redirect`) while the
+/// Account page, the change and sign-out work and API tokens are not affected; the member's
+/// own password lifts it, and `user passwd` sets it again (issue 14, point 6).
+#[test]
+fn a_password_set_on_the_command_line_is_changed_at_the_first_sign_in() {
+    let lab = Lab::new();
+    let data = lab.data();
+    let set = "cleo-password-from-the-admin-7";
+    let (ok, out, err) = cli(
+        &data,
+        &["user", "add", "cleo", "--password-stdin"],
+        Some(&format!("{set}\n")),
+    );
+    assert!(ok, "{out}{err}");
+    let (ok, token, err) = cli(&data, &["token", "issue", "cleo"], None);
+    assert!(ok, "{err}");
+
+    lab.login("cleo", set);
+    for page in ["/sshkeys", "/tokens", "/instances", "/admin/users"] {
+        assert_eq!(
+            sent_to(&lab, page),
+            (Status::SeeOther, Some("/account".to_owned())),
+            "{page}"
+        );
+    }
+    let (status, page) = body(lab.client.get("/account").dispatch());
+    assert_eq!(status, Status::Ok);
+    assert!(
+        page.contains("An admin set your password: choose your own before going on."),
+        "{page}"
+    );
+    let resp = lab.get_htmx("/sshkeys");
+    assert_eq!(resp.headers().get_one("HX-Redirect"), Some("/account"));
+    // A form elsewhere is refused the same way, and changes nothing.
+    let resp = lab.post_form("/sshkeys", &[("name", "laptop"), ("key", "x")]);
+    assert_eq!(resp.status(), Status::SeeOther);
+    assert_eq!(resp.headers().get_one("Location"), Some("/account"));
+
+    // The API with a token is not the console: it answers as before.
+    let (status, keys) = api(&lab, Method::Get, "/api/sshkeys", Some(token.trim()), None);
+    assert_eq!(status, Status::Ok, "{keys}");
+
+    let own = lab.choose_own_password(set);
+    assert_eq!(sent_to(&lab, "/sshkeys"), (Status::Ok, None));
+
+    // An admin setting it again on the command line makes it due again.
+    let again = "cleo-second-password-from-admin";
+    let (ok, out, err) = cli(
+        &data,
+        &["user", "passwd", "cleo", "--password-stdin"],
+        Some(&format!("{again}\n")),
+    );
+    assert!(ok, "{out}{err}");
+    assert!(lab.post_login("cleo", &own, "127.0.0.1:5000").status() == Status::Unauthorized);
+    lab.login("cleo", again);
+    assert_eq!(
+        sent_to(&lab, "/sshkeys"),
+        (Status::SeeOther, Some("/account".to_owned()))
+    );
+    // Signing out still works while the change is due.
+    assert_eq!(lab.post_form("/logout", &[]).status(), Status::SeeOther);
+    assert_eq!(
+        sent_to(&lab, "/sshkeys").1.as_deref(),
+        Some("/login?next=/sshkeys")
+    );
+}
+
+/// The Users page's new account and password reset both hand out a password the member must
+/// replace; the first admin's generated one too (issue 14, point 6).
+#[test]
+fn passwords_from_the_users_page_and_first_start_must_be_changed() {
+    let lab = Lab::new();
+    lab.login("admin", &lab.admin_password());
+    assert_eq!(
+        sent_to(&lab, "/admin/users"),
+        (Status::SeeOther, Some("/account".to_owned())),
+        "the first admin's generated password"
+    );
+    lab.login_admin();
+    assert_eq!(sent_to(&lab, "/admin/users"), (Status::Ok, None));
+
+    let (status, page) = body(lab.post_form("/admin/users", &[("username", "dora")]));
+    assert_eq!(status, Status::Ok, "{page}");
+    let given = shown_password(&page);
+    let eve_own = lab.add_user("eve", false);
+    let db = db_of(&lab.data());
+    let eve: i64 = db
+        .run_blocking(|c| {
+            Ok(
+                c.query_row("SELECT id FROM users WHERE username = 'eve'", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .expect("eve's id");
+    let (status, page) = body(lab.post_form(&format!("/admin/users/{eve}/reset-password"), &[]));
+    assert_eq!(status, Status::Ok, "{page}");
+    let reset = shown_password(&page);
+    assert_ne!(reset, eve_own);
+
+    for (name, password) in [("dora", given), ("eve", reset)] {
+        assert_eq!(lab.post_form("/logout", &[]).status(), Status::SeeOther);
+        lab.login(name, &password);
+        assert_eq!(
+            sent_to(&lab, "/sshkeys"),
+            (Status::SeeOther, Some("/account".to_owned())),
+            "{name}"
+        );
+        lab.choose_own_password(&password);
+        assert_eq!(sent_to(&lab, "/sshkeys"), (Status::Ok, None), "{name}");
+    }
 }

@@ -245,13 +245,15 @@ fn acknowledged_writes_survive_kill_9_at_random_moments() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path().join("data");
     let first = Served::start(&data);
-    let password = "crash-test-password-0123";
+    let set = "crash-test-password-0123";
     let (ok, _, err) = cli(
         &data,
         &["user", "add", "alice", "--password-stdin"],
-        Some(password),
+        Some(set),
     );
     assert!(ok, "{err}");
+    // A password an admin set is replaced on the Account form before any other page opens.
+    let password = &choose_own_password_at(&first.url, "alice", set);
     let (ok, out, err) = cli(&data, &["token", "issue", "alice"], None);
     assert!(ok, "{err}");
     let api_token = out.trim().to_owned();

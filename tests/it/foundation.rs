@@ -264,8 +264,11 @@ fn password_change_ends_other_sessions_and_removes_initial_file() {
 fn disabling_a_user_ends_their_sessions() {
     let lab = Lab::new();
     let password = lab.add_user("dana", false);
-    let (client, dir) = lab.into_untracked();
-    let admin = session_for(&client, "admin", &lab_password(&dir));
+    // The admin first replaces the generated password, as the first sign-in requires.
+    lab.login_admin();
+    let admin_password = lab.admin_password();
+    let (client, _dir) = lab.into_untracked();
+    let admin = session_for(&client, "admin", &admin_password);
     let dana = session_for(&client, "dana", &password);
     assert_eq!(get_with(&client, "/account", &dana).0, Status::Ok);
     let (_, body) = get_with(&client, "/admin/users", &admin);

@@ -273,7 +273,9 @@ impl Member {
         let (ok, token, err) = cli(data, &["token", "issue", name], None);
         assert!(ok, "token issue: {err}");
         let agent = ureq::AgentBuilder::new().redirects(0).build();
-        let resp = web_login(url, name, password);
+        // The printed password was set by an admin: the member replaces it first.
+        let password = choose_own_password_at(url, name, password);
+        let resp = web_login(url, name, &password);
         assert_eq!(resp.status(), 303, "login");
         let cookie = resp
             .header("Set-Cookie")

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::running::{status_of, Running};
-use crate::common::{cli, csrf_from, form, web_login};
+use crate::common::{choose_own_password_at, cli, csrf_from, form, web_login};
 use crate::robot::{key_file, urlencode};
 
 /// The `labgate_session` cookie a sign-in answer sets.
@@ -36,7 +36,8 @@ fn ids_in_admin_urls_cannot_forge_log_lines() {
         Some("an-admin-password-for-tests\n"),
     );
     assert!(ok, "{err}");
-    let login = web_login(&server.url, "root-admin", "an-admin-password-for-tests");
+    let own = choose_own_password_at(&server.url, "root-admin", "an-admin-password-for-tests");
+    let login = web_login(&server.url, "root-admin", &own);
     assert_eq!(login.status(), 303);
     let cookie = format!("labgate_session={}", session_of(&login));
     let page = agent()
@@ -101,7 +102,9 @@ fn no_secret_reaches_the_log_by_any_channel() {
     let wrong_password = "Wrong-Password-Tried-0815";
 
     // Passwords: the sign-in form (right and wrong), and a query string.
-    let login = web_login(&url, "carol", password);
+    // The password an admin set is replaced on the Account form first, as it must be.
+    let own = choose_own_password_at(&url, "carol", password);
+    let login = web_login(&url, "carol", &own);
     assert_eq!(login.status(), 303);
     let session = session_of(&login);
     assert_ne!(web_login(&url, "carol", wrong_password).status(), 303);
@@ -185,6 +188,7 @@ fn no_secret_reaches_the_log_by_any_channel() {
     let signature = token.rsplit('.').next().unwrap();
     let mut secrets = vec![
         password,
+        &own,
         wrong_password,
         token.as_str(),
         signature,
