@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
 
 use crate::error::AppError;
 
@@ -43,9 +45,20 @@ pub struct Db {
     watch: Arc<Mutex<Option<Connection>>>,
 }
 
-/// Opens one connection with labgate's pragmas.
+/// Opens one connection with labgate's pragmas, creating the database file if needed.
 pub fn connect(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
+    configure(Connection::open(path)?)
+}
+
+/// Opens one more connection to a database that must already exist. Once the server runs,
+/// nothing may create an empty database where the real one went missing: the request (or
+/// the background sweep) fails and `/alive` says so instead.
+fn reconnect(path: &Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE);
+    configure(Connection::open_with_flags(path, flags)?)
+}
+
+fn configure(conn: Connection) -> rusqlite::Result<Connection> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
@@ -88,7 +101,7 @@ impl Db {
         let reused = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         match reused {
             Some(conn) => Ok(conn),
-            None => Ok(connect(&self.path)?),
+            None => Ok(reconnect(&self.path)?),
         }
     }
 
@@ -139,7 +152,7 @@ impl Db {
         rocket::tokio::task::spawn_blocking(move || {
             let conn = match writer.as_mut() {
                 Some(conn) => conn,
-                None => writer.insert(connect(&path)?),
+                None => writer.insert(reconnect(&path)?),
             };
             let out = write_tx(conn, f);
             // Rolled back on error, so the connection is back in autocommit; if not, it is
@@ -161,7 +174,8 @@ impl Db {
     pub fn data_version(&self) -> Option<i64> {
         let mut watch = self.watch.lock().ok()?;
         if watch.is_none() {
-            let conn = Connection::open(&self.path).ok()?;
+            let flags = OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE);
+            let conn = Connection::open_with_flags(&self.path, flags).ok()?;
             conn.busy_timeout(Duration::from_millis(50)).ok()?;
             *watch = Some(conn);
         }
