@@ -92,6 +92,35 @@ pub fn describe_agent(agent: Option<&str>) -> String {
     }
 }
 
+/// Ends the account's session `n`, or with `None` every session, never the one asking; logs
+/// it in the security log when anything ended and returns how many did.
+async fn end_sessions(
+    db: &Db,
+    session: &Session,
+    addr: ClientAddr,
+    n: Option<i64>,
+) -> Result<usize, AppError> {
+    let (user_id, current) = (session.user.id, session.id_hash.clone());
+    db.write(move |tx| {
+        let ended = tx.execute(
+            "DELETE FROM sessions WHERE user_id = ?1 AND id_hash <> ?2 AND (?3 IS NULL OR rowid = ?3)",
+            params![user_id, current, n],
+        )?;
+        if ended > 0 {
+            let (event, detail) = match n {
+                Some(_) => ("session ended", "from the Account page".to_owned()),
+                None => (
+                    "sessions ended",
+                    format!("every other session ({ended}) from the Account page"),
+                ),
+            };
+            users::record_event(tx, user_id, event, &detail, addr.0.as_deref())?;
+        }
+        Ok(ended)
+    })
+    .await
+}
+
 /// Ends one of the signed-in account's other sessions (`n` from the list).
 #[post("/account/sessions/<n>/end", data = "<_form>")]
 async fn post_end_session(
@@ -101,26 +130,7 @@ async fn post_end_session(
     _form: CsrfForm<NoFields>,
     db: &State<Db>,
 ) -> Result<SeeOther, AppError> {
-    let (user_id, current) = (session.user.id, session.id_hash.clone());
-    let ended = db
-        .write(move |tx| {
-            let ended = tx.execute(
-                "DELETE FROM sessions WHERE rowid = ?1 AND user_id = ?2 AND id_hash <> ?3",
-                params![n, user_id, current],
-            )?;
-            if ended == 1 {
-                users::record_event(
-                    tx,
-                    user_id,
-                    "session ended",
-                    "from the Account page",
-                    addr.0.as_deref(),
-                )?;
-            }
-            Ok(ended)
-        })
-        .await?;
-    if ended == 0 {
+    if end_sessions(db, session, addr, Some(n)).await? == 0 {
         return Err(AppError::NotFound(
             "no such session (it may have ended already)".into(),
         ));
@@ -139,26 +149,7 @@ async fn post_end_others(
     _form: CsrfForm<NoFields>,
     db: &State<Db>,
 ) -> Result<SeeOther, AppError> {
-    let (user_id, current) = (session.user.id, session.id_hash.clone());
-    let ended = db
-        .write(move |tx| {
-            let ended = tx.execute(
-                "DELETE FROM sessions WHERE user_id = ?1 AND id_hash <> ?2",
-                params![user_id, current],
-            )?;
-            if ended > 0 {
-                users::record_event(
-                    tx,
-                    user_id,
-                    "sessions ended",
-                    &format!("every other session ({ended}) from the Account page"),
-                    addr.0.as_deref(),
-                )?;
-            }
-            Ok(ended)
-        })
-        .await?;
-    let message = match ended {
+    let message = match end_sessions(db, session, addr, None).await? {
         0 => "No other session was active.".to_owned(),
         1 => "The other session has ended.".to_owned(),
         n => format!("The {n} other sessions have ended."),
