@@ -54,8 +54,13 @@ pub fn connect(path: &Path) -> rusqlite::Result<Connection> {
 /// nothing may create an empty database where the real one went missing: the request (or
 /// the background sweep) fails and `/alive` says so instead.
 fn reconnect(path: &Path) -> rusqlite::Result<Connection> {
+    configure(open_existing(path)?)
+}
+
+/// A bare connection to a database file that must already exist (never created here).
+fn open_existing(path: &Path) -> rusqlite::Result<Connection> {
     let flags = OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE);
-    configure(Connection::open_with_flags(path, flags)?)
+    Connection::open_with_flags(path, flags)
 }
 
 fn configure(conn: Connection) -> rusqlite::Result<Connection> {
@@ -174,8 +179,7 @@ impl Db {
     pub fn data_version(&self) -> Option<i64> {
         let mut watch = self.watch.lock().ok()?;
         if watch.is_none() {
-            let flags = OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE);
-            let conn = Connection::open_with_flags(&self.path, flags).ok()?;
+            let conn = open_existing(&self.path).ok()?;
             conn.busy_timeout(Duration::from_millis(50)).ok()?;
             *watch = Some(conn);
         }
