@@ -271,6 +271,19 @@ pub fn csrf_from(html: &str) -> Option<String> {
 }
 
 /// A port nobody listens on right now.
+/// Every setting `labgate serve` reads from the environment: tests that spawn the binary
+/// remove them all, so a developer's own shell cannot change what a test sees.
+pub const LABGATE_ENV: [&str; 8] = [
+    "LABGATE_ADDRESS",
+    "LABGATE_PORT",
+    "LABGATE_PUBLIC_URL",
+    "LABGATE_DATA",
+    "LABGATE_TOKEN_MAX_SECONDS",
+    "LABGATE_IP_HEADER",
+    "LABGATE_TRUSTED_PROXIES",
+    "LABGATE_LOG",
+];
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

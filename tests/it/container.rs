@@ -17,13 +17,6 @@ use rocket::local::blocking::Client;
 
 use crate::common::*;
 
-const LABGATE_ENV: [&str; 4] = [
-    "LABGATE_ADDRESS",
-    "LABGATE_PORT",
-    "LABGATE_PUBLIC_URL",
-    "LABGATE_DATA",
-];
-
 /// `labgate ARGS` with the given environment (and no other LABGATE_ variable): (ok, out, err).
 fn labgate(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let mut cmd = Command::new(labgate_bin());

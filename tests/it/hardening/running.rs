@@ -6,19 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{free_port, labgate_bin};
-
-/// Every `LABGATE_` variable `serve` reads, removed so the caller's environment cannot leak in.
-const LABGATE_ENV: [&str; 8] = [
-    "LABGATE_ADDRESS",
-    "LABGATE_PORT",
-    "LABGATE_PUBLIC_URL",
-    "LABGATE_DATA",
-    "LABGATE_TOKEN_MAX_SECONDS",
-    "LABGATE_IP_HEADER",
-    "LABGATE_TRUSTED_PROXIES",
-    "LABGATE_LOG",
-];
+use crate::common::{free_port, labgate_bin, LABGATE_ENV};
 
 /// A running server whose standard output and error are collected; killed on drop.
 pub struct Running {
